@@ -1,0 +1,1 @@
+"""safetynet: low-income population monitoring and tiered social assistance."""

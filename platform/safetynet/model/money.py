@@ -1,0 +1,41 @@
+"""Money: stored and computed as integer fen (分), shown as decimal yuan with two places. Never floats."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+FEN_PER_YUAN = 100
+
+
+class MoneyError(ValueError):
+    """A value that is not an amount of money in yuan."""
+
+
+def yuan_to_fen(value: Decimal | str | int, *, allow_negative: bool = False) -> int:
+    """``"780.5"`` → ``78050``. Rejects non-numbers, more than two decimals and (by default) negatives."""
+    try:
+        amount = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise MoneyError(f"'{value}' is not an amount in yuan; expected a number such as \"780.00\"") from None
+    if not amount.is_finite():
+        raise MoneyError(f"'{value}' is not a finite amount in yuan")
+    if amount.as_tuple().exponent < -2:  # type: ignore[operator]
+        raise MoneyError(f"'{value}' has more than two decimal places (fen is the smallest unit)")
+    if amount < 0 and not allow_negative:
+        raise MoneyError(f"'{value}' is negative; amounts must be zero or more")
+    return int(amount * FEN_PER_YUAN)
+
+
+def fen_to_yuan(fen: int) -> Decimal:
+    """``78050`` → ``Decimal("780.50")``."""
+    return (Decimal(int(fen)) / FEN_PER_YUAN).quantize(Decimal("0.01"))
+
+
+def format_yuan(fen: int) -> str:
+    """``78050`` → ``"780.50"``, the wire form of the ``Decimal`` scalar."""
+    return f"{fen_to_yuan(fen):.2f}"
+
+
+def round_fen(value: float) -> int:
+    """Round a computed fen value (e.g. standard × 1.5) half up to whole fen."""
+    return int(Decimal(repr(float(value))).quantize(Decimal(1), rounding=ROUND_HALF_UP))
