@@ -1,0 +1,36 @@
+"""Parameters by locality and date, columnar household batches, and vectorised results with explanations.
+
+Plugins use these to write rules: see ``plugins/safetynet_aid/dibao.py`` for a complete example.
+"""
+
+from .assessment import Assessment, Because, Detection, Yuan, because, yuan
+from .batch import EARNED_INCOME, SELF_CARE_INDICATORS, HouseholdBatch, MemberColumns, is_any
+from .hierarchy import NATIONAL_CODE, LocalityCodeError, ancestors, check_code, is_within, level_of
+from .packs import PackError, load_pack
+from .parameters import LocalityRegistry, ParamColumn, ParameterError, Parameters
+
+__all__ = [
+    "EARNED_INCOME",
+    "NATIONAL_CODE",
+    "SELF_CARE_INDICATORS",
+    "Assessment",
+    "Because",
+    "Detection",
+    "HouseholdBatch",
+    "LocalityCodeError",
+    "LocalityRegistry",
+    "MemberColumns",
+    "PackError",
+    "ParamColumn",
+    "ParameterError",
+    "Parameters",
+    "Yuan",
+    "ancestors",
+    "because",
+    "check_code",
+    "is_any",
+    "is_within",
+    "level_of",
+    "load_pack",
+    "yuan",
+]

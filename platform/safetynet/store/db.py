@@ -1,0 +1,75 @@
+"""Database engines: a synchronous one for the CLI, migrations and bulk work, an async one for the API.
+
+``SAFETYNET_DATABASE_URL`` is given once, in its plain form (``sqlite:///safetynet.db`` or
+``postgresql://user@host/db``); the drivers are chosen here. SQLite runs in WAL mode with foreign keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+
+_DRIVERS = {  # backend → (sync driver, async driver)
+    "sqlite": ("pysqlite", "aiosqlite"),
+    "postgresql": ("psycopg", "asyncpg"),
+}
+
+
+class DatabaseURLError(ValueError):
+    pass
+
+
+def driver_url(url: str, *, asynchronous: bool) -> str:
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise DatabaseURLError(
+            f"SAFETYNET_DATABASE_URL '{parsed.render_as_string(hide_password=True)}' is not supported: "
+            "use sqlite:///FILE or postgresql://USER@HOST/DB"
+        )
+    sync_driver, async_driver = _DRIVERS[backend]
+    return parsed.set(drivername=f"{backend}+{async_driver if asynchronous else sync_driver}").render_as_string(
+        hide_password=False
+    )
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class Database:
+    """The two engines and their session factories for one database URL."""
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = url
+        self.backend = make_url(url).get_backend_name()
+        self.engine: Engine = create_engine(driver_url(url, asynchronous=False), echo=echo)
+        self.async_engine: AsyncEngine = create_async_engine(driver_url(url, asynchronous=True), echo=echo)
+        if self.backend == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.async_engine.sync_engine, "connect", _sqlite_pragmas)
+        self.session: sessionmaker[Session] = sessionmaker(self.engine, expire_on_commit=False)
+        self.async_session: async_sessionmaker[AsyncSession] = async_sessionmaker(
+            self.async_engine, expire_on_commit=False
+        )
+
+    def run(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one transaction on the sync engine: committed on success, rolled back on error."""
+        with self.session.begin() as session:
+            return work(session)
+
+    async def dispose(self) -> None:
+        await self.async_engine.dispose()
+        self.engine.dispose()

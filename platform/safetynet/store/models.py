@@ -1,0 +1,305 @@
+"""SQLAlchemy 2 models: the core's tables. Money columns are integer fen (``*_fen``); never floats.
+
+Enumerated columns store the enum member's name as text with a CHECK constraint, so the database stays
+readable with plain SQL and rejects values the contract does not know.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from enum import Enum as PyEnum
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from safetynet.model import (
+    AidStatus,
+    AssetKind,
+    DisabilityLevel,
+    EducationStage,
+    Employment,
+    ExpenseKind,
+    Illness,
+    IncomeKind,
+    LaborCapacity,
+    LocalityLevel,
+    NeedEventKind,
+    NeedStatus,
+    Relation,
+    Resolution,
+    Role,
+    Sex,
+    UrbanRural,
+    Urgency,
+    WarningLevel,
+    WarningStatus,
+)
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def enum_column(enum: type[PyEnum]) -> Enum:
+    """Text column holding the member name, with a named CHECK constraint."""
+    return Enum(
+        enum,
+        name=enum.__name__.lower(),
+        native_enum=False,
+        create_constraint=True,
+        length=max(len(m.name) for m in enum),
+        validate_strings=True,
+    )
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _now() -> Any:
+    return func.now()
+
+
+class LocalityRow(Base):
+    """行政区划: the localities the locality plugins provide, refreshed at start-up (for joins and names)."""
+
+    __tablename__ = "localities"
+    code: Mapped[str] = mapped_column(String(12), primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    level: Mapped[LocalityLevel] = mapped_column(enum_column(LocalityLevel))
+    parent_code: Mapped[str | None] = mapped_column(String(12))
+    plugin: Mapped[str] = mapped_column(String(100))
+
+
+class Household(Base):
+    """户: the unit of assistance. ``locality_code`` is the township or village it lives in."""
+
+    __tablename__ = "households"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    locality_code: Mapped[str] = mapped_column(String(12), index=True)
+    residence: Mapped[UrbanRural] = mapped_column(enum_column(UrbanRural))
+    address: Mapped[str | None] = mapped_column(String(300))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now(), onupdate=_now())
+
+    members: Mapped[list[Member]] = relationship(back_populates="household", order_by="Member.id")
+
+    __mapper_args__ = {"version_id_col": version}  # optimistic concurrency (乐观锁)
+
+
+class Member(Base):
+    """家庭成员. The identity number is kept only encrypted, with a keyed hash for matching."""
+
+    __tablename__ = "members"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    birth_date: Mapped[date] = mapped_column(Date)
+    sex: Mapped[Sex] = mapped_column(enum_column(Sex))
+    relation: Mapped[Relation] = mapped_column(enum_column(Relation))
+    disability: Mapped[DisabilityLevel] = mapped_column(enum_column(DisabilityLevel), default=DisabilityLevel.NONE)
+    illness: Mapped[Illness] = mapped_column(enum_column(Illness), default=Illness.NONE)
+    labor_capacity: Mapped[LaborCapacity] = mapped_column(enum_column(LaborCapacity), default=LaborCapacity.FULL)
+    employment: Mapped[Employment] = mapped_column(enum_column(Employment), default=Employment.NOT_IN_LABOR_FORCE)
+    education_stage: Mapped[EducationStage] = mapped_column(enum_column(EducationStage), default=EducationStage.NONE)
+    #: The six self-care indicators (eating, dressing, transferring, toileting, walking indoors, bathing)
+    #: as a bit mask of the ones the member can NOT do alone; None when never assessed.
+    self_care_unable_mask: Mapped[int | None] = mapped_column(SmallInteger)
+    deceased_on: Mapped[date | None] = mapped_column(Date)
+
+    household: Mapped[Household] = relationship(back_populates="members")
+
+
+class Income(Base):
+    """A member's monthly income of one kind, valid over a period (dated circumstance)."""
+
+    __tablename__ = "incomes"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[IncomeKind] = mapped_column(enum_column(IncomeKind))
+    monthly_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)  # exclusive; None = still current
+
+
+class Asset(Base):
+    """A household asset (家庭财产) of one kind, valid over a period."""
+
+    __tablename__ = "assets"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[AssetKind] = mapped_column(enum_column(AssetKind))
+    value_fen: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class RigidExpense(Base):
+    """A household's annual rigid expense (刚性支出) of one kind, valid over a period."""
+
+    __tablename__ = "rigid_expenses"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[ExpenseKind] = mapped_column(enum_column(ExpenseKind))
+    annual_amount_fen: Mapped[int] = mapped_column(BigInteger)
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+
+
+class AidRecord(Base):
+    """One aid given to a household, by anyone: a link of its aid chain (一户一条救助链)."""
+
+    __tablename__ = "aid_records"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    aid_type_code: Mapped[str] = mapped_column(String(64))
+    provider: Mapped[str] = mapped_column(String(64))
+    status: Mapped[AidStatus] = mapped_column(enum_column(AidStatus), default=AidStatus.ACTIVE)
+    monthly_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    one_off_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    started_on: Mapped[date] = mapped_column(Date)
+    ended_on: Mapped[date | None] = mapped_column(Date)
+    end_reason: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)
+    granted_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (Index("ix_aid_records_household_type", "household_id", "aid_type_code", "started_on"),)
+
+
+class Warning(Base):
+    """预警: raised by a rule, routed to departments, visited, resolved."""
+
+    __tablename__ = "warnings"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    rule: Mapped[str] = mapped_column(String(64))
+    level: Mapped[WarningLevel] = mapped_column(enum_column(WarningLevel))
+    status: Mapped[WarningStatus] = mapped_column(enum_column(WarningStatus), default=WarningStatus.OPEN)
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    visit_due_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    routed_to: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    resolution: Mapped[Resolution | None] = mapped_column(enum_column(Resolution))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now(), onupdate=_now())
+
+    __table_args__ = (Index("ix_warnings_household_rule_status", "household_id", "rule", "status"),)
+
+
+class Visit(Base):
+    """入户核查: a home visit, with who went, when, and what they found."""
+
+    __tablename__ = "visits"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id", ondelete="SET NULL"))
+    visitor: Mapped[str] = mapped_column(String(100))
+    visited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    findings: Mapped[str] = mapped_column(Text)
+
+
+class SignalRow(Base):
+    """A department record turned into a signal; unique per (source, record_id) so ingest is idempotent."""
+
+    __tablename__ = "signals"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    source: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[str] = mapped_column(String(128))
+    kind: Mapped[str] = mapped_column(String(64))
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"), index=True)
+    occurred_on: Mapped[date] = mapped_column(Date)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+    __table_args__ = (UniqueConstraint("source", "record_id", name="uq_signals_source_record"),)
+
+
+class NeedListing(Base):
+    """低收入需求清单: a household's need, published for partners without identifying details."""
+
+    __tablename__ = "need_listings"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    need_type: Mapped[str] = mapped_column(String(64))
+    summary: Mapped[str] = mapped_column(Text)
+    locality_code: Mapped[str] = mapped_column(String(12), index=True)
+    urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency))
+    status: Mapped[NeedStatus] = mapped_column(enum_column(NeedStatus), default=NeedStatus.OPEN)
+    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NeedEventRow(Base):
+    """The persisted need event log; its id is the monotonic cursor subscriptions resume from."""
+
+    __tablename__ = "need_events"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    listing_id: Mapped[int] = mapped_column(ForeignKey("need_listings.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[NeedEventKind] = mapped_column(enum_column(NeedEventKind))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class ApiKey(Base):
+    """A principal: an API key (kept only as a SHA-256 hash) with a role and its scope."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
+    locality_code: Mapped[str | None] = mapped_column(String(12))
+    partner_code: Mapped[str | None] = mapped_column(String(64))
+    department: Mapped[str | None] = mapped_column(String(64))
+    label: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditEntry(Base):
+    """审计日志: who read or changed what, when, from where."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now(), index=True)
+    principal_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    action: Mapped[str] = mapped_column(String(64))
+    subject_type: Mapped[str] = mapped_column(String(64))
+    subject_id: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    client: Mapped[str | None] = mapped_column(String(100))
