@@ -5,7 +5,15 @@ Plugins use these to write rules: see ``plugins/safetynet_aid/dibao.py`` for a c
 
 from .assessment import Assessment, Because, Detection, Yuan, because, yuan
 from .batch import EARNED_INCOME, SELF_CARE_INDICATORS, HouseholdBatch, MemberColumns, is_any
-from .hierarchy import NATIONAL_CODE, LocalityCodeError, ancestors, check_code, is_within, level_of
+from .hierarchy import (
+    NATIONAL_CODE,
+    LocalityCodeError,
+    ancestors,
+    check_code,
+    is_within,
+    level_of,
+    scope_prefix,
+)
 from .packs import PackError, load_pack
 from .parameters import LocalityRegistry, ParamColumn, ParameterError, Parameters
 
@@ -32,5 +40,6 @@ __all__ = [
     "is_within",
     "level_of",
     "load_pack",
+    "scope_prefix",
     "yuan",
 ]

@@ -38,7 +38,7 @@ def load_pack(path: str | Path) -> Locality:
     """Read one locality's TOML pack into a :class:`~safetynet.model.Locality`."""
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PackError(f"{path}: {exc}") from exc
     head = _require(data, "locality", dict, path)
@@ -70,7 +70,7 @@ def _series(name: str, entry: dict[str, Any], path: Path) -> ParameterSeries:
         start = item.get("from")
         if not isinstance(start, date):
             raise PackError(f"{where}.values[{i}]: 'from' must be a TOML date such as 2024-01-01")
-        if not isinstance(item.get("value"), int | float) or isinstance(item.get("value"), bool):
+        if not isinstance(item.get("value"), int | Decimal) or isinstance(item.get("value"), bool):
             raise PackError(f"{where}.values[{i}]: 'value' must be a number")
         if not item.get("source"):
             raise PackError(f"{where}.values[{i}]: every value needs a 'source'")

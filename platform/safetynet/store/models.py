@@ -181,7 +181,6 @@ class AidRecord(Base):
     household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
     aid_type_code: Mapped[str] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(64))
-    status: Mapped[AidStatus] = mapped_column(enum_column(AidStatus), default=AidStatus.ACTIVE)
     monthly_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     one_off_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
     started_on: Mapped[date] = mapped_column(Date)
@@ -192,6 +191,10 @@ class AidRecord(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
     __table_args__ = (Index("ix_aid_records_household_type", "household_id", "aid_type_code", "started_on"),)
+
+    def status_on(self, day: date) -> AidStatus:
+        """ACTIVE until the day it ends (``ended_on`` is the first day without the aid)."""
+        return AidStatus.ACTIVE if self.ended_on is None or self.ended_on > day else AidStatus.ENDED
 
 
 class Warning(Base):
@@ -205,7 +208,6 @@ class Warning(Base):
     status: Mapped[WarningStatus] = mapped_column(enum_column(WarningStatus), default=WarningStatus.OPEN)
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     visit_due_by: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    routed_to: Mapped[list[Any]] = mapped_column(JSON, default=list)
     evidence: Mapped[list[Any]] = mapped_column(JSON, default=list)
     assignee: Mapped[str | None] = mapped_column(String(100))
     resolution: Mapped[Resolution | None] = mapped_column(enum_column(Resolution))
@@ -213,7 +215,21 @@ class Warning(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now(), onupdate=_now())
 
+    routes: Mapped[list[WarningRoute]] = relationship(cascade="all, delete-orphan", order_by="WarningRoute.department")
+
     __table_args__ = (Index("ix_warnings_household_rule_status", "household_id", "rule", "status"),)
+
+    @property
+    def routed_to(self) -> list[str]:
+        return [r.department for r in self.routes]
+
+
+class WarningRoute(Base):
+    """A department a warning was routed to (分类推送)."""
+
+    __tablename__ = "warning_routes"
+    warning_id: Mapped[int] = mapped_column(ForeignKey("warnings.id", ondelete="CASCADE"), primary_key=True)
+    department: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
 
 
 class Visit(Base):

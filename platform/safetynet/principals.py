@@ -1,0 +1,99 @@
+"""Principals: who is asking. API keys (kept only hashed) carry a role and a scope (API.md, Security)."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from safetynet.model import Role
+from safetynet.rules import NATIONAL_CODE, check_code
+from safetynet.store.models import ApiKey
+
+KEY_PREFIX = "sn_"
+
+
+class KeyError_(ValueError):
+    """A key that cannot be created as asked; the message names the option."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The caller of a request. ``locality_code`` bounds what a civil-affairs or department key sees."""
+
+    key_id: int | None
+    role: Role
+    locality_code: str | None = None
+    partner_code: str | None = None
+    department: str | None = None
+
+    @property
+    def scope(self) -> str:
+        """The area this principal may see (the nation for admins and auditors)."""
+        return self.locality_code or NATIONAL_CODE
+
+    @property
+    def may_write(self) -> bool:
+        return self.role is not Role.AUDITOR
+
+    @property
+    def may_read_id_numbers(self) -> bool:
+        return self.role is Role.ADMIN
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def create_key(
+    session: Session,
+    role: Role,
+    *,
+    locality_code: str | None = None,
+    partner_code: str | None = None,
+    department: str | None = None,
+    label: str | None = None,
+    expires_at: datetime | None = None,
+) -> str:
+    """Create a key and return it; only its hash is stored, so it is shown once."""
+    if locality_code is not None:
+        check_code(locality_code)
+    if role is Role.CIVIL_AFFAIRS and not locality_code:
+        raise KeyError_("a CIVIL_AFFAIRS key needs --locality (the county or township it serves)")
+    if role is Role.PARTNER and not partner_code:
+        raise KeyError_("a PARTNER key needs --partner (the partner's code)")
+    if role is Role.DEPARTMENT and not department:
+        raise KeyError_("a DEPARTMENT key needs --department (e.g. medical_security)")
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    session.add(
+        ApiKey(
+            key_hash=hash_key(key),
+            key_prefix=key[:10],
+            role=role,
+            locality_code=locality_code,
+            partner_code=partner_code,
+            department=department,
+            label=label,
+            expires_at=expires_at,
+        )
+    )
+    session.flush()
+    return key
+
+
+def authenticate(session: Session, key: str) -> Principal | None:
+    """The principal for a key, or None for an unknown, revoked or expired key."""
+    row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
+    if row is None or row.revoked_at is not None:
+        return None
+    if row.expires_at is not None and _aware(row.expires_at) <= datetime.now(UTC):
+        return None
+    return Principal(row.id, row.role, row.locality_code, row.partner_code, row.department)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
