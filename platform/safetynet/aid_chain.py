@@ -27,7 +27,12 @@ def provider_of(principal: Principal, asked: str | None) -> str:
 
 
 def grant_aid(
-    session: Session, household: Household, data: Mapping[str, Any], *, principal: Principal, aid_types: set[str]
+    session: Session,
+    household: Household,
+    data: Mapping[str, Any],
+    *,
+    principal: Principal,
+    aid_types: set[str],
 ) -> AidRecord:
     """Add an aid record. A second grant of the same aid by the same provider over an overlapping period
     is refused as a duplicate (nothing paid twice)."""
@@ -39,7 +44,9 @@ def grant_aid(
         problems.add(("aid_type_code",), "must be a code like 'dibao' or 'medical.inpatient'", "INVALID")
     elif code not in aid_types and principal.role is not Role.DEPARTMENT:
         problems.add(
-            ("aid_type_code",), f"'{code}' is not an installed aid type; known: {', '.join(sorted(aid_types))}", "UNKNOWN"
+            ("aid_type_code",),
+            f"'{code}' is not an installed aid type; known: {', '.join(sorted(aid_types))}",
+            "UNKNOWN",
         )
     amounts = {}
     for key in ("monthly_amount_fen", "one_off_amount_fen"):
@@ -88,7 +95,9 @@ def grant_aid(
     return record
 
 
-def end_aid(session: Session, record: AidRecord, ended_on: date, reason: str, *, principal: Principal) -> AidRecord:
+def end_aid(
+    session: Session, record: AidRecord, ended_on: date, reason: str, *, principal: Principal
+) -> AidRecord:
     """End an aid record on ``ended_on`` with a reason (终止)."""
     if principal.role not in WRITERS:
         raise fail(("id",), f"a {principal.role.name} key cannot end aid", "FORBIDDEN")

@@ -35,8 +35,12 @@ class Catalogue:
 
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
-        self.aid_types: dict[str, Provided[AidType]] = _collect(pm, "safetynet_aid_types", lambda a: a.code, "aid type")
-        self.partners: dict[str, Provided[Partner]] = _collect(pm, "safetynet_partners", lambda p: p.code, "partner")
+        self.aid_types: dict[str, Provided[AidType]] = _collect(
+            pm, "safetynet_aid_types", lambda a: a.code, "aid type"
+        )
+        self.partners: dict[str, Provided[Partner]] = _collect(
+            pm, "safetynet_partners", lambda p: p.code, "partner"
+        )
         localities: dict[str, Provided[Locality]] = _collect(
             pm, "safetynet_localities", lambda loc: loc.code, "locality"
         )
@@ -57,7 +61,9 @@ class Catalogue:
         infos = []
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda np: np[0]):
             hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
-            infos.append(PluginInfo(name=name, module=getattr(plugin, "__name__", type(plugin).__name__), hooks=hooks))
+            infos.append(
+                PluginInfo(name=name, module=getattr(plugin, "__name__", type(plugin).__name__), hooks=hooks)
+            )
         return infos
 
 
@@ -73,7 +79,9 @@ def _results(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Sequen
     return out
 
 
-def _collect(pm: pluggy.PluginManager, hook_name: str, key: Callable[[Any], str], what: str) -> dict[str, Any]:
+def _collect(
+    pm: pluggy.PluginManager, hook_name: str, key: Callable[[Any], str], what: str
+) -> dict[str, Any]:
     found: dict[str, Provided[Any]] = {}
     for plugin, items in _results(pm, hook_name):
         for item in items:

@@ -170,10 +170,10 @@ def safetynet_graphql() -> Sequence[GraphQLContribution]:
 def safetynet_aid_granted(event: AidEvent) -> Awaitable[None] | None:
     """An aid record was added to a household's aid chain (by civil affairs, a department or a partner)::
 
-        @hookimpl
-        def safetynet_aid_granted(event):
-            if event.aid_type_code == "dibao":
-                return notify_funds_platform(event)     # an async function: the core awaits it
+    @hookimpl
+    def safetynet_aid_granted(event):
+        if event.aid_type_code == "dibao":
+            return notify_funds_platform(event)     # an async function: the core awaits it
     """
 
 
@@ -181,9 +181,9 @@ def safetynet_aid_granted(event: AidEvent) -> Awaitable[None] | None:
 def safetynet_aid_ended(event: AidEvent) -> Awaitable[None] | None:
     """An aid record ended (``event.ended_on`` and ``event.reason`` are set)::
 
-        @hookimpl
-        def safetynet_aid_ended(event):
-            log.info("aid %s of household %s ended: %s", event.aid_type_code, event.household_id, event.reason)
+    @hookimpl
+    def safetynet_aid_ended(event):
+        log.info("aid %s of household %s ended: %s", event.aid_type_code, event.household_id, event.reason)
     """
 
 
@@ -191,10 +191,10 @@ def safetynet_aid_ended(event: AidEvent) -> Awaitable[None] | None:
 def safetynet_warning_raised(event: WarningEvent) -> Awaitable[None] | None:
     """A warning was raised (or an open one raised to a higher level) for a household::
 
-        @hookimpl
-        def safetynet_warning_raised(event):
-            if event.level is WarningLevel.RED:
-                return sms_gateway.send_to_township(event.locality_code, event.rule)
+    @hookimpl
+    def safetynet_warning_raised(event):
+        if event.level is WarningLevel.RED:
+            return sms_gateway.send_to_township(event.locality_code, event.rule)
     """
 
 
@@ -202,9 +202,9 @@ def safetynet_warning_raised(event: WarningEvent) -> Awaitable[None] | None:
 def safetynet_need_published(event: NeedEvent) -> Awaitable[None] | None:
     """Civil affairs published a need listing. The event carries nothing that identifies the household::
 
-        @hookimpl
-        def safetynet_need_published(event):
-            return charity_portal.post(event.need_type, event.summary, event.locality_code)
+    @hookimpl
+    def safetynet_need_published(event):
+        return charity_portal.post(event.need_type, event.summary, event.locality_code)
     """
 
 
@@ -212,9 +212,9 @@ def safetynet_need_published(event: NeedEvent) -> Awaitable[None] | None:
 def safetynet_need_fulfilled(event: NeedEvent) -> Awaitable[None] | None:
     """A partner fulfilled a need (``event.partner_code`` and ``event.amount_fen`` are set)::
 
-        @hookimpl
-        def safetynet_need_fulfilled(event):
-            annual_report.count(event.partner_code, event.amount_fen)
+    @hookimpl
+    def safetynet_need_fulfilled(event):
+        annual_report.count(event.partner_code, event.amount_fen)
     """
 
 
@@ -227,10 +227,10 @@ def safetynet_need_fulfilled(event: NeedEvent) -> Awaitable[None] | None:
 def safetynet_route_warning(event: WarningEvent, rule: WarningRule) -> Sequence[str] | None:
     """Departments a warning goes to, besides the rule's own ``departments`` (the union is used)::
 
-        @hookimpl
-        def safetynet_route_warning(event, rule):
-            if any(r.code == "SERIOUS_ILLNESS" for r in event.evidence):
-                return ["medical_security"]
+    @hookimpl
+    def safetynet_route_warning(event, rule):
+        if any(r.code == "SERIOUS_ILLNESS" for r in event.evidence):
+            return ["medical_security"]
     """
 
 
@@ -238,8 +238,8 @@ def safetynet_route_warning(event: WarningEvent, rule: WarningRule) -> Sequence[
 def safetynet_match_need(need: NeedEvent, partners: Sequence[Partner]) -> Sequence[Match] | None:
     """Score partners for a need listing; the core ranks all answers by score, best first::
 
-        @hookimpl
-        def safetynet_match_need(need, partners):
-            return [Match(p.code, 1.0, "takes this need type") for p in partners
-                    if need.need_type in p.need_types]
+    @hookimpl
+    def safetynet_match_need(need, partners):
+        return [Match(p.code, 1.0, "takes this need type") for p in partners
+                if need.need_type in p.need_types]
     """

@@ -66,12 +66,14 @@ class Reader:
         try:
             return enum[str(value)]
         except KeyError:
-            self.problems.add(path, f"'{value}' is not one of {', '.join(m.name for m in enum)}", "UNKNOWN_VALUE")
+            self.problems.add(
+                path, f"'{value}' is not one of {', '.join(m.name for m in enum)}", "UNKNOWN_VALUE"
+            )
             return None
 
     def money(self, value: Any, path: Path) -> int | None:
         if value is None:
-            self.problems.add(path, "an amount in yuan is required, e.g. \"1200.00\"", "REQUIRED")
+            self.problems.add(path, 'an amount in yuan is required, e.g. "1200.00"', "REQUIRED")
             return None
         try:
             return yuan_to_fen(value)
@@ -89,7 +91,9 @@ class Reader:
             self.problems.add(path, f"is longer than {limit} characters", "TOO_LONG")
         return text or None
 
-    def amounts(self, items: Sequence[Mapping[str, Any]] | None, enum: type[Enum], amount_key: str, path: Path):
+    def amounts(
+        self, items: Sequence[Mapping[str, Any]] | None, enum: type[Enum], amount_key: str, path: Path
+    ):
         """``[{"kind": …, amount_key: …}]`` → list of (kind, fen)."""
         out = []
         for i, item in enumerate(items or ()):
@@ -115,7 +119,9 @@ def self_care_mask(value: Mapping[str, Any] | None, reader: Reader, path: Path) 
     return mask
 
 
-def _check_locality(code: Any, localities: LocalityRegistry, principal: Principal, problems: Problems) -> None:
+def _check_locality(
+    code: Any, localities: LocalityRegistry, principal: Principal, problems: Problems
+) -> None:
     try:
         known = localities.is_known(code)
     except LocalityCodeError as exc:
@@ -154,7 +160,9 @@ def register_household(
     members = [_read_member(m, ("members", i), read, vault, today) for i, m in enumerate(members_in)]
     heads = [i for i, m in enumerate(members) if m.get("relation") is Relation.HEAD]
     if members_in and len(heads) != 1:
-        problems.add(("members",), f"exactly one member must be the HEAD (户主); found {len(heads)}", "ONE_HEAD")
+        problems.add(
+            ("members",), f"exactly one member must be the HEAD (户主); found {len(heads)}", "ONE_HEAD"
+        )
     _check_unique_people(session, members, problems)
     assets = read.amounts(data.get("assets"), AssetKind, "value", ("assets",))
     expenses = read.amounts(data.get("rigid_expenses"), ExpenseKind, "annual_amount", ("rigid_expenses",))
@@ -168,7 +176,9 @@ def register_household(
         session.add(member)
         session.flush()
         session.add_all(
-            Income(household_id=household.id, member_id=member.id, kind=k, monthly_amount_fen=f, valid_from=today)
+            Income(
+                household_id=household.id, member_id=member.id, kind=k, monthly_amount_fen=f, valid_from=today
+            )
             for k, f in m["incomes"]
         )
     _add_assets(session, household.id, assets, expenses, today)
@@ -176,7 +186,9 @@ def register_household(
     return household
 
 
-def _read_member(data: Mapping[str, Any], path: Path, read: Reader, vault: IdentityVault, today: date) -> dict:
+def _read_member(
+    data: Mapping[str, Any], path: Path, read: Reader, vault: IdentityVault, today: date
+) -> dict:
     out: dict[str, Any] = {"name": read.text(data.get("name"), (*path, "name"), limit=100)}
     try:
         identity = parse_id_number(str(data.get("id_number") or ""), today=today)
@@ -195,7 +207,9 @@ def _read_member(data: Mapping[str, Any], path: Path, read: Reader, vault: Ident
         value = data.get(key)
         out[key] = MEMBER_DEFAULTS[key] if value is None else read.enum(value, enum, (*path, key))
     out["self_care_unable_mask"] = self_care_mask(data.get("self_care"), read, (*path, "self_care"))
-    out["incomes"] = read.amounts(data.get("monthly_incomes"), IncomeKind, "monthly_amount", (*path, "monthly_incomes"))
+    out["incomes"] = read.amounts(
+        data.get("monthly_incomes"), IncomeKind, "monthly_amount", (*path, "monthly_incomes")
+    )
     return out
 
 
@@ -204,9 +218,15 @@ def _check_unique_people(session: Session, members: list[dict], problems: Proble
     seen: set[str] = set()
     for i, h in enumerate(hashes):
         if h and h in seen:
-            problems.add(("members", i, "id_number"), "the same identity number appears twice", "DUPLICATE_PERSON")
+            problems.add(
+                ("members", i, "id_number"), "the same identity number appears twice", "DUPLICATE_PERSON"
+            )
         seen.add(h or "")
-    known = set(session.scalars(select(Member.id_number_hash).where(Member.id_number_hash.in_([h for h in hashes if h]))))
+    known = set(
+        session.scalars(
+            select(Member.id_number_hash).where(Member.id_number_hash.in_([h for h in hashes if h]))
+        )
+    )
     for i, h in enumerate(hashes):
         if h in known:
             problems.add(
@@ -217,9 +237,12 @@ def _check_unique_people(session: Session, members: list[dict], problems: Proble
 
 
 def _add_assets(session: Session, household_id: int, assets, expenses, start: date) -> None:  # type: ignore[no-untyped-def]
-    session.add_all(Asset(household_id=household_id, kind=k, value_fen=f, valid_from=start) for k, f in assets)
     session.add_all(
-        RigidExpense(household_id=household_id, kind=k, annual_amount_fen=f, valid_from=start) for k, f in expenses
+        Asset(household_id=household_id, kind=k, value_fen=f, valid_from=start) for k, f in assets
+    )
+    session.add_all(
+        RigidExpense(household_id=household_id, kind=k, annual_amount_fen=f, valid_from=start)
+        for k, f in expenses
     )
 
 
@@ -246,7 +269,9 @@ def update_circumstances(
     problems = Problems()
     read = Reader(problems)
     if not principal.may_write or principal.role.name not in ("ADMIN", "CIVIL_AFFAIRS"):
-        raise fail(("household_id",), "only civil affairs and admins change household circumstances", "FORBIDDEN")
+        raise fail(
+            ("household_id",), "only civil affairs and admins change household circumstances", "FORBIDDEN"
+        )
     version = data.get("version")
     if version != household.version:
         raise fail(
@@ -266,12 +291,16 @@ def update_circumstances(
         if member is None:
             problems.add((*path, "member_id"), "is not a member of this household", "UNKNOWN_MEMBER")
             continue
-        facts = {k: read.enum(item[k], e, (*path, k)) for k, e in MEMBER_FACTS.items() if item.get(k) is not None}
+        facts = {
+            k: read.enum(item[k], e, (*path, k)) for k, e in MEMBER_FACTS.items() if item.get(k) is not None
+        }
         if item.get("self_care") is not None:
             facts["self_care_unable_mask"] = self_care_mask(item["self_care"], read, (*path, "self_care"))
         incomes = None
         if item.get("monthly_incomes") is not None:
-            incomes = read.amounts(item["monthly_incomes"], IncomeKind, "monthly_amount", (*path, "monthly_incomes"))
+            incomes = read.amounts(
+                item["monthly_incomes"], IncomeKind, "monthly_amount", (*path, "monthly_incomes")
+            )
         changes.append((member, facts, incomes))
     assets = expenses = None
     if data.get("assets") is not None:
@@ -286,7 +315,13 @@ def update_circumstances(
         if incomes is not None:
             _supersede(session, Income, start, member_id=member.id)
             session.add_all(
-                Income(household_id=household.id, member_id=member.id, kind=k, monthly_amount_fen=f, valid_from=start)
+                Income(
+                    household_id=household.id,
+                    member_id=member.id,
+                    kind=k,
+                    monthly_amount_fen=f,
+                    valid_from=start,
+                )
                 for k, f in incomes
             )
     if assets is not None:
@@ -310,4 +345,3 @@ def _local_id(value: Any) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-

@@ -43,7 +43,9 @@ def load_plugins(
     pm.add_hookspecs(hookspecs)
     known = {ep.name for ep in entry_points(group=hookspecs.PROJECT)}
     for name in sorted((disabled | allowed) - known):
-        raise PluginLoadError(f"no installed plugin is called '{name}'; installed: {', '.join(sorted(known))}")
+        raise PluginLoadError(
+            f"no installed plugin is called '{name}'; installed: {', '.join(sorted(known))}"
+        )
     for ep in sorted(entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
         if ep.name in disabled or (allowed and ep.name not in allowed):
             log.info("plugin %s disabled", ep.name)
@@ -61,7 +63,9 @@ def load_plugins(
     try:
         pm.check_pending()
     except pluggy.PluginValidationError as exc:
-        raise PluginLoadError(f"{exc}: a @hookimpl whose name matches no hook in safetynet.hookspecs") from exc
+        raise PluginLoadError(
+            f"{exc}: a @hookimpl whose name matches no hook in safetynet.hookspecs"
+        ) from exc
     return pm
 
 

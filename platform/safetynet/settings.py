@@ -45,7 +45,9 @@ class Settings:
         secret = env.get("SAFETYNET_SECRET_KEY", "")
         if not secret:
             if mode == PRODUCTION:
-                raise SettingsError("SAFETYNET_SECRET_KEY must be set in production (it encrypts identity numbers)")
+                raise SettingsError(
+                    "SAFETYNET_SECRET_KEY must be set in production (it encrypts identity numbers)"
+                )
             secret = _development_secret(database_url)
         values: dict[str, object] = {
             "database_url": database_url,
@@ -62,7 +64,11 @@ class Settings:
 
 def _development_secret(database_url: str) -> str:
     """In development only: a random key kept in a file beside the SQLite database (or the working dir)."""
-    folder = Path(database_url.removeprefix("sqlite:///")).parent if database_url.startswith("sqlite:///") else Path()
+    folder = (
+        Path(database_url.removeprefix("sqlite:///")).parent
+        if database_url.startswith("sqlite:///")
+        else Path()
+    )
     path = folder / "safetynet.secret"
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)

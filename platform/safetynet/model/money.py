@@ -16,7 +16,9 @@ def yuan_to_fen(value: Decimal | str | int, *, allow_negative: bool = False) -> 
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
-        raise MoneyError(f"'{value}' is not an amount in yuan; expected a number such as \"780.00\"") from None
+        raise MoneyError(
+            f"'{value}' is not an amount in yuan; expected a number such as \"780.00\""
+        ) from None
     if not amount.is_finite():
         raise MoneyError(f"'{value}' is not a finite amount in yuan")
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]

@@ -4,7 +4,7 @@ Plugins use these to write rules: see ``plugins/safetynet_aid/dibao.py`` for a c
 """
 
 from .assessment import Assessment, Because, Detection, Yuan, because, yuan
-from .batch import EARNED_INCOME, SELF_CARE_INDICATORS, HouseholdBatch, MemberColumns, is_any
+from .batch import EARNED_INCOME, SELF_CARE_INDICATORS, HouseholdBatch, MemberColumns, is_any, self_care_level
 from .hierarchy import (
     NATIONAL_CODE,
     LocalityCodeError,
@@ -41,5 +41,6 @@ __all__ = [
     "level_of",
     "load_pack",
     "scope_prefix",
+    "self_care_level",
     "yuan",
 ]

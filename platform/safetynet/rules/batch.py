@@ -12,13 +12,22 @@ from enum import Enum
 
 import numpy as np
 
-from safetynet.model import AssetKind, ExpenseKind, IncomeKind, code_of
+from safetynet.model import AssetKind, ExpenseKind, IncomeKind, SelfCareLevel, code_of
 
 #: Income kinds that count as earned (劳动收入): employment costs may be deducted from them.
 EARNED_INCOME = (IncomeKind.WAGES, IncomeKind.BUSINESS)
 
 #: The six self-care indicators (生活自理能力评估指标), in bit order of ``self_care_unable_mask``.
 SELF_CARE_INDICATORS = ("eating", "dressing", "transferring", "toileting", "walkingIndoors", "bathing")
+
+
+def self_care_level(unable: int) -> SelfCareLevel | None:
+    """All six able → ABLE; 1–3 unable → PARTLY_UNABLE; 4 or more → FULLY_UNABLE (seed 002 §8). -1: never assessed."""
+    if unable < 0:
+        return None
+    if unable == 0:
+        return SelfCareLevel.ABLE
+    return SelfCareLevel.PARTLY_UNABLE if unable <= 3 else SelfCareLevel.FULLY_UNABLE
 
 
 def is_any(codes: np.ndarray, *members: Enum) -> np.ndarray:
@@ -40,7 +49,9 @@ class MemberColumns:
     labor_capacity: np.ndarray  # LaborCapacity
     employment: np.ndarray  # Employment
     education_stage: np.ndarray  # EducationStage
-    self_care_unable: np.ndarray  # int8: how many of the six indicators the member cannot do; -1 never assessed
+    self_care_unable: (
+        np.ndarray
+    )  # int8: how many of the six indicators the member cannot do; -1 never assessed
     monthly_income_fen: np.ndarray  # int64, all kinds
     earned_income_fen: np.ndarray  # int64, wages and business
 
@@ -72,9 +83,9 @@ class HouseholdBatch:
         return np.rint(summed).astype(np.int64) if np.issubdtype(values.dtype, np.integer) else summed
 
     def count_members(self, mask: np.ndarray) -> np.ndarray:
-        return np.bincount(self.members.household_index, weights=mask.astype(np.int64), minlength=len(self)).astype(
-            np.int32
-        )
+        return np.bincount(
+            self.members.household_index, weights=mask.astype(np.int64), minlength=len(self)
+        ).astype(np.int32)
 
     def any_member(self, mask: np.ndarray) -> np.ndarray:
         return self.count_members(mask) > 0

@@ -47,9 +47,7 @@ def load_pack(path: str | Path) -> Locality:
         level = LocalityLevel[_require(head, "level", str, path)]
     except KeyError:
         raise PackError(f"{path}: locality.level must be one of {[m.name for m in LocalityLevel]}") from None
-    parameters = {
-        name: _series(name, entry, path) for name, entry in data.get("parameters", {}).items()
-    }
+    parameters = {name: _series(name, entry, path) for name, entry in data.get("parameters", {}).items()}
     return Locality(
         code=code,
         name=_require(head, "name", str, path),
@@ -61,7 +59,7 @@ def load_pack(path: str | Path) -> Locality:
 
 
 def _series(name: str, entry: dict[str, Any], path: Path) -> ParameterSeries:
-    where = f"{path}: parameters.\"{name}\""
+    where = f'{path}: parameters."{name}"'
     unit = entry.get("unit", "")
     if unit and unit not in UNITS:
         raise PackError(f"{where}: unit '{unit}' is not one of {UNITS}")
@@ -85,7 +83,9 @@ def _series(name: str, entry: dict[str, Any], path: Path) -> ParameterSeries:
     if not values:
         raise PackError(f"{where}: no values")
     values.sort(key=lambda v: v.effective_from)
-    return ParameterSeries(name=name, unit=unit, values=tuple(values), description=entry.get("description", ""))
+    return ParameterSeries(
+        name=name, unit=unit, values=tuple(values), description=entry.get("description", "")
+    )
 
 
 def _require(table: dict[str, Any], key: str, kind: type, path: Path) -> Any:

@@ -52,7 +52,9 @@ def _in_force(valid_from, valid_to, day: date) -> ColumnElement[bool]:  # type: 
 def _codes(values: Sequence[str], enum: type[Enum]) -> np.ndarray:
     names = np.asarray(values, dtype=object)
     lookup = {m.name: i for i, m in enumerate(enum)}
-    uniques, inverse = np.unique(names.astype(str), return_inverse=True) if len(names) else (np.array([]), names)
+    uniques, inverse = (
+        np.unique(names.astype(str), return_inverse=True) if len(names) else (np.array([]), names)
+    )
     table = np.array([lookup[str(u)] for u in uniques], dtype=np.int8)
     return table[inverse] if len(names) else np.zeros(0, dtype=np.int8)
 
@@ -107,7 +109,9 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         select(
             Income.member_id,
             func.sum(Income.monthly_amount_fen),
-            func.sum(case((type_coerce(Income.kind, String).in_(earned), Income.monthly_amount_fen), else_=0)),
+            func.sum(
+                case((type_coerce(Income.kind, String).in_(earned), Income.monthly_amount_fen), else_=0)
+            ),
         )
         .where(Income.household_id.in_(in_batch))
         .where(_in_force(Income.valid_from, Income.valid_to, as_of))

@@ -35,9 +35,9 @@ def driver_url(url: str, *, asynchronous: bool) -> str:
             "use sqlite:///FILE or postgresql://USER@HOST/DB"
         )
     sync_driver, async_driver = _DRIVERS[backend]
-    return parsed.set(drivername=f"{backend}+{async_driver if asynchronous else sync_driver}").render_as_string(
-        hide_password=False
-    )
+    return parsed.set(
+        drivername=f"{backend}+{async_driver if asynchronous else sync_driver}"
+    ).render_as_string(hide_password=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

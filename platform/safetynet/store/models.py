@@ -103,7 +103,9 @@ class Household(Base):
     address: Mapped[str | None] = mapped_column(String(300))
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now(), onupdate=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
 
     members: Mapped[list[Member]] = relationship(back_populates="household", order_by="Member.id")
 
@@ -123,11 +125,19 @@ class Member(Base):
     birth_date: Mapped[date] = mapped_column(Date)
     sex: Mapped[Sex] = mapped_column(enum_column(Sex))
     relation: Mapped[Relation] = mapped_column(enum_column(Relation))
-    disability: Mapped[DisabilityLevel] = mapped_column(enum_column(DisabilityLevel), default=DisabilityLevel.NONE)
+    disability: Mapped[DisabilityLevel] = mapped_column(
+        enum_column(DisabilityLevel), default=DisabilityLevel.NONE
+    )
     illness: Mapped[Illness] = mapped_column(enum_column(Illness), default=Illness.NONE)
-    labor_capacity: Mapped[LaborCapacity] = mapped_column(enum_column(LaborCapacity), default=LaborCapacity.FULL)
-    employment: Mapped[Employment] = mapped_column(enum_column(Employment), default=Employment.NOT_IN_LABOR_FORCE)
-    education_stage: Mapped[EducationStage] = mapped_column(enum_column(EducationStage), default=EducationStage.NONE)
+    labor_capacity: Mapped[LaborCapacity] = mapped_column(
+        enum_column(LaborCapacity), default=LaborCapacity.FULL
+    )
+    employment: Mapped[Employment] = mapped_column(
+        enum_column(Employment), default=Employment.NOT_IN_LABOR_FORCE
+    )
+    education_stage: Mapped[EducationStage] = mapped_column(
+        enum_column(EducationStage), default=EducationStage.NONE
+    )
     #: The six self-care indicators (eating, dressing, transferring, toileting, walking indoors, bathing)
     #: as a bit mask of the ones the member can NOT do alone; None when never assessed.
     self_care_unable_mask: Mapped[int | None] = mapped_column(SmallInteger)
@@ -213,9 +223,13 @@ class Warning(Base):
     resolution: Mapped[Resolution | None] = mapped_column(enum_column(Resolution))
     resolution_note: Mapped[str | None] = mapped_column(Text)
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now(), onupdate=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
 
-    routes: Mapped[list[WarningRoute]] = relationship(cascade="all, delete-orphan", order_by="WarningRoute.department")
+    routes: Mapped[list[WarningRoute]] = relationship(
+        cascade="all, delete-orphan", order_by="WarningRoute.department"
+    )
 
     __table_args__ = (Index("ix_warnings_household_rule_status", "household_id", "rule", "status"),)
 
@@ -254,7 +268,9 @@ class SignalRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
     member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
-    household_id: Mapped[int | None] = mapped_column(ForeignKey("households.id", ondelete="SET NULL"), index=True)
+    household_id: Mapped[int | None] = mapped_column(
+        ForeignKey("households.id", ondelete="SET NULL"), index=True
+    )
     occurred_on: Mapped[date] = mapped_column(Date)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())

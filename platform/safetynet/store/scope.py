@@ -36,7 +36,9 @@ def visible_households(principal: Principal) -> ColumnElement[bool]:
             .where(Warning.household_id == Household.id, WarningRoute.department == department)
         )
         gave = exists(
-            select(AidRecord.id).where(AidRecord.household_id == Household.id, AidRecord.provider == department)
+            select(AidRecord.id).where(
+                AidRecord.household_id == Household.id, AidRecord.provider == department
+            )
         )
         return within_scope(Household.locality_code, principal) & (routed | gave)
     return false()
