@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 12:16:21.231283
+Create Date: 2026-11-23 12:23:04.821329
 """
 
 from __future__ import annotations
@@ -524,6 +524,8 @@ def upgrade() -> None:
         sa.Column("member_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("household_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True),
         sa.Column("occurred_on", sa.Date(), nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=True),
+        sa.Column("value", sa.String(length=64), nullable=True),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column(
             "received_at",
@@ -547,6 +549,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_signals_household_id"), ["household_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_signals_id_number_hash"), ["id_number_hash"], unique=False)
         batch_op.create_index(batch_op.f("ix_signals_member_id"), ["member_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_signals_occurred_on"), ["occurred_on"], unique=False)
 
     op.create_table(
         "visits",
@@ -599,6 +602,7 @@ def downgrade() -> None:
 
     op.drop_table("visits")
     with op.batch_alter_table("signals", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_signals_occurred_on"))
         batch_op.drop_index(batch_op.f("ix_signals_member_id"))
         batch_op.drop_index(batch_op.f("ix_signals_id_number_hash"))
         batch_op.drop_index(batch_op.f("ix_signals_household_id"))

@@ -74,7 +74,9 @@ class Signal:
     id_number: str
     occurred_on: date
     kind: str
-    values: Mapping[str, Any] = field(default_factory=dict)
+    amount_fen: int | None = None
+    value: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)  # the rest of the record, kept as evidence
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,13 @@ from .hierarchy import (
 )
 from .packs import PackError, load_pack
 from .parameters import LocalityRegistry, ParamColumn, ParameterError, Parameters
+from .signals import SIGNAL_LOOKBACK_DAYS, SignalColumns
 
 __all__ = [
     "EARNED_INCOME",
     "NATIONAL_CODE",
     "SELF_CARE_INDICATORS",
+    "SIGNAL_LOOKBACK_DAYS",
     "Assessment",
     "Because",
     "Detection",
@@ -32,6 +34,7 @@ __all__ = [
     "ParamColumn",
     "ParameterError",
     "Parameters",
+    "SignalColumns",
     "Yuan",
     "ancestors",
     "because",

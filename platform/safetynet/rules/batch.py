@@ -14,6 +14,8 @@ import numpy as np
 
 from safetynet.model import AssetKind, ExpenseKind, IncomeKind, SelfCareLevel, code_of
 
+from .signals import SignalColumns
+
 #: Income kinds that count as earned (劳动收入): employment costs may be deducted from them.
 EARNED_INCOME = (IncomeKind.WAGES, IncomeKind.BUSINESS)
 
@@ -70,8 +72,15 @@ class HouseholdBatch:
     members: MemberColumns
     assets_fen: dict[AssetKind, np.ndarray] = field(default_factory=dict)
     rigid_expense_annual_fen: dict[ExpenseKind, np.ndarray] = field(default_factory=dict)
-    #: aid type code → bool array: the household has an ACTIVE aid record of that type on the date.
+    #: aid type code → bool array: the household has an aid record of that type in force on the date.
     active_aid: dict[str, np.ndarray] = field(default_factory=dict)
+    #: aid type code → ``datetime64[D]`` array: when the aid in force began (NaT where none is).
+    aid_started_on: dict[str, np.ndarray] = field(default_factory=dict)
+    #: ``datetime64[D]``: when the household's current incomes took effect (its last income change);
+    #: NaT for a household with no income rows. Gradual exit (渐退) counts from here.
+    income_changed_on: np.ndarray | None = None
+    #: Department signals about the batch's households in the look-back window.
+    signals: SignalColumns = field(default_factory=SignalColumns.empty)
 
     def __len__(self) -> int:
         return len(self.household_id)
@@ -124,3 +133,12 @@ class HouseholdBatch:
 
     def has_active_aid(self, aid_type_code: str) -> np.ndarray:
         return self.active_aid.get(aid_type_code, np.zeros(len(self), dtype=bool))
+
+    def months_since(self, days: np.ndarray) -> np.ndarray:
+        """Whole calendar months from each date to the batch date (-1 where the date is NaT)."""
+        known = ~np.isnat(days)
+        months = (np.datetime64(self.as_of, "M") - days.astype("datetime64[M]")).astype(np.int64)
+        after_day = (np.datetime64(self.as_of, "D") - np.datetime64(self.as_of, "M").astype("datetime64[D]")) < (
+            days - days.astype("datetime64[M]").astype("datetime64[D]")
+        )
+        return np.where(known, months - after_day, -1)

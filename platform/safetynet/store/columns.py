@@ -7,7 +7,7 @@ enum columns are read as text and turned into small-integer codes with NumPy, no
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, timedelta
 from enum import Enum
 
 import numpy as np
@@ -26,9 +26,9 @@ from safetynet.model import (
     Sex,
     UrbanRural,
 )
-from safetynet.rules import EARNED_INCOME, HouseholdBatch, MemberColumns
+from safetynet.rules import EARNED_INCOME, SIGNAL_LOOKBACK_DAYS, HouseholdBatch, MemberColumns, SignalColumns
 
-from .models import AidRecord, Asset, Household, Income, Member, RigidExpense
+from .models import AidRecord, Asset, Household, Income, Member, RigidExpense, SignalRow
 
 
 def household_filter(
@@ -160,11 +160,50 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         ):
             column = target.setdefault(enum[kind], np.zeros(h, dtype=np.int64))
             column[index_of[int(household_id)]] = total
-    for household_id, code in session.execute(
-        select(AidRecord.household_id, AidRecord.aid_type_code)
+    for household_id, code, started_on in session.execute(
+        select(AidRecord.household_id, AidRecord.aid_type_code, func.min(AidRecord.started_on))
         .where(AidRecord.household_id.in_(in_batch))
         .where(_in_force(AidRecord.started_on, AidRecord.ended_on, as_of))
-        .distinct()
+        .group_by(AidRecord.household_id, AidRecord.aid_type_code)
     ):
-        batch.active_aid.setdefault(code, np.zeros(h, dtype=bool))[index_of[int(household_id)]] = True
+        i = index_of[int(household_id)]
+        batch.active_aid.setdefault(code, np.zeros(h, dtype=bool))[i] = True
+        batch.aid_started_on.setdefault(code, np.full(h, np.datetime64("NaT"), dtype="datetime64[D]"))[i] = started_on
+    batch.signals = _signals(session, in_batch, index_of, as_of)
+    batch.income_changed_on = np.full(h, np.datetime64("NaT"), dtype="datetime64[D]")
+    for household_id, changed_on in session.execute(
+        select(Income.household_id, func.max(Income.valid_from))
+        .where(Income.household_id.in_(in_batch))
+        .where(_in_force(Income.valid_from, Income.valid_to, as_of))
+        .group_by(Income.household_id)
+    ):
+        batch.income_changed_on[index_of[int(household_id)]] = changed_on
     return batch
+
+
+def _signals(session: Session, in_batch, index_of: dict[int, int], as_of: date) -> SignalColumns:  # type: ignore[no-untyped-def]
+    rows = session.execute(
+        select(
+            SignalRow.household_id,
+            SignalRow.member_id,
+            SignalRow.source,
+            SignalRow.kind,
+            SignalRow.occurred_on,
+            SignalRow.amount_fen,
+            SignalRow.value,
+        )
+        .where(SignalRow.household_id.in_(in_batch))
+        .where(SignalRow.occurred_on <= as_of, SignalRow.occurred_on > as_of - timedelta(days=SIGNAL_LOOKBACK_DAYS))
+    ).all()
+    if not rows:
+        return SignalColumns.empty()
+    cols = list(zip(*rows, strict=True))
+    return SignalColumns(
+        household_index=np.asarray([index_of[int(h)] for h in cols[0]], dtype=np.int32),
+        member_id=np.asarray([m or 0 for m in cols[1]], dtype=np.int64),
+        source=np.asarray(cols[2], dtype="<U32"),
+        kind=np.asarray(cols[3], dtype="<U32"),
+        occurred_on=np.asarray(cols[4], dtype="datetime64[D]"),
+        amount_fen=np.asarray([a or 0 for a in cols[5]], dtype=np.int64),
+        value=np.asarray([v or "" for v in cols[6]], dtype="<U32"),
+    )

@@ -271,7 +271,9 @@ class SignalRow(Base):
     household_id: Mapped[int | None] = mapped_column(
         ForeignKey("households.id", ondelete="SET NULL"), index=True
     )
-    occurred_on: Mapped[date] = mapped_column(Date)
+    occurred_on: Mapped[date] = mapped_column(Date, index=True)
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)  # e.g. out-of-pocket cost, wage, disaster loss
+    value: Mapped[str | None] = mapped_column(String(64))  # e.g. disability level, education stage, disaster
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
