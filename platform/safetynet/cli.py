@@ -483,7 +483,7 @@ def generate(ctx: click.Context, count: int, out: Path, seed: int, as_of: Any) -
     elapsed = time.perf_counter() - started
     click.echo(f"wrote {count} synthetic households in {len(areas)} townships to {out}:")
     _echo_summary(summary)
-    click.echo(f"took {elapsed:.1f} s")
+    click.echo(f"took {elapsed:.2f} s")
 
 
 # ---------------------------------------------------------------- demo
