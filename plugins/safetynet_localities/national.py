@@ -1,11 +1,5 @@
-"""全国: national defaults every locality inherits until it sets its own (parameters in national.toml)."""
+"""全国: national defaults every locality inherits until it sets its own."""
 
-from pathlib import Path
+from safetynet.rules import locality_plugin
 
-from safetynet import hookimpl
-from safetynet.rules import load_pack
-
-
-@hookimpl
-def safetynet_localities():
-    return [load_pack(Path(__file__).with_name("national.toml"))]
+safetynet_localities = locality_plugin(__file__, "national.toml")

@@ -14,7 +14,7 @@ from .hierarchy import (
     level_of,
     scope_prefix,
 )
-from .packs import PackError, load_pack
+from .packs import PackError, load_pack, locality_plugin
 from .parameters import LocalityRegistry, ParamColumn, ParameterError, Parameters
 from .signals import SIGNAL_LOOKBACK_DAYS, SignalColumns
 
@@ -43,6 +43,7 @@ __all__ = [
     "is_within",
     "level_of",
     "load_pack",
+    "locality_plugin",
     "scope_prefix",
     "self_care_level",
     "yuan",

@@ -20,11 +20,13 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from safetynet.hookspecs import hookimpl
 from safetynet.model import UNITS, Locality, LocalityLevel, ParameterSeries, ParameterValue
 
 from .hierarchy import check_code
@@ -93,3 +95,17 @@ def _require(table: dict[str, Any], key: str, kind: type, path: Path) -> Any:
     if not isinstance(value, kind):
         raise PackError(f"{path}: '{key}' is required and must be a {kind.__name__}")
     return value
+
+
+def locality_plugin(module_file: str, *pack_names: str) -> Callable[[], list[Locality]]:
+    """A ``safetynet_localities`` hook that loads TOML packs kept beside the plugin module::
+
+        safetynet_localities = locality_plugin(__file__, "zhangye.toml")
+    """
+    folder = Path(module_file).parent
+
+    @hookimpl
+    def safetynet_localities() -> list[Locality]:
+        return [load_pack(folder / name) for name in pack_names]
+
+    return safetynet_localities
