@@ -10,6 +10,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from safetynet.errors import CODE_PATTERN, Problems, fail
+from safetynet.households import Reader
 from safetynet.model import AidEvent, Role
 from safetynet.principals import Principal
 from safetynet.store.models import AidRecord, Household
@@ -60,6 +61,7 @@ def grant_aid(
     ended_on: date | None = data.get("ended_on")
     if ended_on is not None and ended_on < started_on:
         problems.add(("ended_on",), f"is before startedOn {started_on}", "INVALID_DATE")
+    note = Reader(problems).text(data.get("note"), ("note",), limit=2000, required=False)
     provider = provider_of(principal, data.get("provider"))
     if provider and not CODE_PATTERN.match(provider):
         problems.add(("provider",), "must be a code like 'civil_affairs' or 'red_cross_620700'", "INVALID")
@@ -86,7 +88,7 @@ def grant_aid(
         provider=provider,
         started_on=started_on,
         ended_on=ended_on,
-        note=data.get("note"),
+        note=note,
         granted_by=principal.key_id,
         **amounts,
     )
@@ -108,11 +110,10 @@ def end_aid(
         problems.add(("id",), f"this aid already ends on {record.ended_on}", "ALREADY_ENDED")
     if ended_on < record.started_on:
         problems.add(("ended_on",), f"is before the aid started ({record.started_on})", "INVALID_DATE")
-    if not (reason or "").strip():
-        problems.add(("reason",), "a reason is required to end aid", "REQUIRED")
+    why = Reader(problems).text(reason, ("reason",), limit=2000)
     problems.raise_if_any()
     record.ended_on = ended_on
-    record.end_reason = reason.strip()
+    record.end_reason = why
     session.flush()
     return record
 
@@ -130,3 +131,38 @@ def aid_event(record: AidRecord, household: Household) -> AidEvent:
         ended_on=record.ended_on,
         reason=record.end_reason,
     )
+
+
+def record_partner_fulfilment(
+    session: Session,
+    household: Household,
+    *,
+    partner_code: str,
+    need_type: str,
+    amount_fen: int | None,
+    note: str | None,
+    on: date,
+    principal: Principal,
+) -> AidRecord:
+    """A partner's fulfilment of a need listing, as a link of the household's aid chain.
+
+    This is the one way a PARTNER adds to an aid chain (``grant_aid`` refuses partner keys): the caller
+    (``safetynet.matching.needs.fulfil_need``) has checked that this partner claimed the listing. The
+    record's provider is the partner and its aid type ``partner.<need type>``; a one-off amount if any.
+    """
+    if principal.role is not Role.PARTNER or principal.partner_code != partner_code:
+        raise fail(("id",), "only the partner that claimed the need records its fulfilment", "FORBIDDEN")
+    if amount_fen is not None and amount_fen < 0:
+        raise fail(("amount",), "must be zero or more", "INVALID_AMOUNT")
+    record = AidRecord(
+        household_id=household.id,
+        aid_type_code=f"partner.{need_type}",
+        provider=partner_code,
+        one_off_amount_fen=amount_fen,
+        started_on=on,
+        note=note,
+        granted_by=principal.key_id,
+    )
+    session.add(record)
+    session.flush()
+    return record

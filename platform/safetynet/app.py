@@ -16,7 +16,9 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 
 from safetynet.api.context import Context
+from safetynet.api.needs import share_subscription_results
 from safetynet.api.schema import build_schema
+from safetynet.matching import services as matching
 from safetynet.principals import Principal, authenticate
 from safetynet.runtime import Runtime
 
@@ -29,7 +31,7 @@ class GraphQLApp(GraphQL):
     def __init__(self, runtime: Runtime) -> None:
         self.runtime = runtime
         super().__init__(
-            build_schema(runtime),
+            share_subscription_results(build_schema(runtime)),
             graphql_ide=None if runtime.settings.production else "graphiql",
             allow_queries_via_get=False,
         )
@@ -78,7 +80,9 @@ def create_app(runtime: Runtime) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        await matching.services(runtime)  # need-event hub, broadcast listener, webhook sender
         yield
+        await matching.stop(runtime)
         await runtime.database.dispose()
 
     return Starlette(

@@ -70,7 +70,7 @@ class Catalogue:
 def _results(pm: pluggy.PluginManager, hook_name: str) -> list[tuple[str, Sequence[Any]]]:
     """Call a catalogue hook plugin by plugin, so each result is attributed to its plugin."""
     out = []
-    for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):  # registration order
+    for impl in getattr(pm.hook, hook_name).get_hookimpls():  # registration order (pluggy calls in reverse)
         try:
             items = impl.function()
         except Exception as exc:

@@ -120,12 +120,21 @@ def safetynet_data_sources() -> Sequence[DataSource]:
 
     ``parse(records)`` receives a list of dicts (JSON lines, or CSV rows with the same column names)
     and returns :class:`~safetynet.model.ParsedRecords`: the signals with their input positions, and
-    a :class:`~safetynet.model.RecordError` for each row it rejects (index, record id, why)::
+    a :class:`~safetynet.model.RecordError` for each row it rejects (index, record id, why).
+    ``safetynet.rules.records.record_source`` builds one from field readers, with ``recordId``,
+    ``idNumber`` and ``date`` checked for you::
+
+        from safetynet.rules.records import Field, one_of, record_source
 
         @hookimpl
         def safetynet_data_sources():
-            return [DataSource(code="civil_registry", department="civil_affairs",
-                               fields=("recordId", "idNumber", "date", "event"), parse=parse_rows)]
+            return [record_source(code="civil_registry", department="civil_affairs",
+                                  fields=[Field("event", one_of("MARRIED", "DIVORCED"))],
+                                  signal=lambda row: row.signal(row["event"]))]
+
+    Signals are stored once per (source, recordId), linked to the member with that identity number, or
+    kept unmatched until someone registers the person. A DEPARTMENT key may send only the feeds whose
+    ``department`` is its own (``ingestRecords``, ``safetynet ingest SOURCE FILE``).
     """
 
 
@@ -133,8 +142,12 @@ def safetynet_data_sources() -> Sequence[DataSource]:
 def safetynet_warning_rules() -> Sequence[WarningRule]:
     """Warning rules (预警规则): what they watch, their level, default routes and a vectorised detector.
 
-    ``detect(households, parameters, context)`` returns a :class:`~safetynet.rules.Detection`
-    (which households to warn, with evidence reasons)::
+    The sweep calls ``detect(households, parameters, context)`` once per batch, with ``context =
+    {"assessments": {aid type code: Assessment}, "catalogue": the catalogue}``. It returns a
+    :class:`~safetynet.rules.Detection`: which households to warn, with evidence reasons, and optionally
+    per household a higher ``level`` for a worse case, the ``member_id`` and ``aid_type_code`` concerned,
+    extra ``departments`` to route to, and the ``basis`` that keeps a resolved warning from coming back
+    for the same thing. The built-in rules in ``plugins/safetynet_warnings`` are complete examples::
 
         @hookimpl
         def safetynet_warning_rules():
@@ -242,4 +255,10 @@ def safetynet_match_need(need: NeedEvent, partners: Sequence[Partner]) -> Sequen
     def safetynet_match_need(need, partners):
         return [Match(p.code, 1.0, "takes this need type") for p in partners
                 if need.need_type in p.need_types]
+
+    ``partners`` are every installed partner with each resource's ``remaining_amount_fen`` and
+    ``remaining_quantity`` filled in (what is left this year after claims and fulfilments; 0 once past
+    ``available_until``). Answer for the partners your plugin knows; the reason is shown to caseworkers.
+    The core keeps each partner's best score, drops scores ≤ 0, unknown partners and partners that
+    cannot see the listing (its need type and township), and leaves out a plugin that raises.
     """

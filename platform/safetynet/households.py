@@ -7,6 +7,7 @@ GraphQL input, or a converted JSON record). Enum values may be members or names;
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
 from enum import Enum
@@ -37,6 +38,8 @@ from safetynet.rules.batch import SELF_CARE_INDICATORS
 from safetynet.store.models import Asset, Household, Income, Member, RigidExpense
 
 Path = tuple[str | int, ...]
+#: Control characters (PostgreSQL cannot even store NUL); tab and line breaks are allowed.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 MEMBER_FACTS: dict[str, type[Enum]] = {
     "disability": DisabilityLevel,
@@ -89,6 +92,8 @@ class Reader:
             self.problems.add(path, "must not be empty", "REQUIRED")
         elif len(text) > limit:
             self.problems.add(path, f"is longer than {limit} characters", "TOO_LONG")
+        elif CONTROL_CHARACTERS.search(text):
+            self.problems.add(path, "must not contain control characters such as NUL", "INVALID")
         return text or None
 
     def amounts(

@@ -16,6 +16,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import mul
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
@@ -27,6 +28,7 @@ from safetynet.model import Sex
 ID_LENGTH = 18
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
+_ZERO_WEIGHT = ord("0") * sum(_WEIGHTS)
 _DIGITS = frozenset("0123456789")
 _EARLIEST_BIRTH_YEAR = 1900
 _SEQUENCES = 500  # 3-digit order codes 000–999, half for each sex
@@ -46,8 +48,8 @@ class IdNumberError(ValueError):
 
 
 def _is_digits(value: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also accepts full-width and other Unicode digits)."""
-    return bool(value) and set(value) <= _DIGITS
+    """ASCII digits only (``str.isdigit`` alone also accepts full-width and other Unicode digits)."""
+    return value.isascii() and value.isdigit()
 
 
 def _normalise(value: str) -> str:
@@ -60,7 +62,7 @@ def check_digit(first17: str) -> str:
     """The check digit (校验码) for the first 17 digits: one of ``0``–``9`` or ``X``."""
     if len(first17) != ID_LENGTH - 1 or not _is_digits(first17):
         raise IdNumberError(f"check digit needs the first 17 digits of an identity number, got '{first17}'")
-    total = sum(int(digit) * weight for digit, weight in zip(first17, _WEIGHTS, strict=True))
+    total = sum(map(mul, first17.encode(), _WEIGHTS)) - _ZERO_WEIGHT  # ASCII codes minus 48 × each weight
     return _CHECK_CHARS[total % 11]
 
 
@@ -89,11 +91,12 @@ def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
     number = _normalise(value)
     if len(number) != ID_LENGTH:
         raise IdNumberError(f"identity number must have {ID_LENGTH} characters, got {len(number)}")
-    for position, char in enumerate(number, start=1):
-        if char not in _DIGITS and not (position == ID_LENGTH and char == "X"):
-            raise IdNumberError(
-                f"identity number must be 17 digits followed by a digit or 'X', got '{char}' at position {position}"
-            )
+    if not _is_digits(number[:17]) or not (_is_digits(number[17]) or number[17] == "X"):
+        for position, char in enumerate(number, start=1):
+            if char not in _DIGITS and not (position == ID_LENGTH and char == "X"):
+                raise IdNumberError(
+                    f"identity number must be 17 digits followed by a digit or 'X', got '{char}' at position {position}"
+                )
     birth_code = number[6:14]
     try:
         birth_date = date(int(birth_code[:4]), int(birth_code[4:6]), int(birth_code[6:]))

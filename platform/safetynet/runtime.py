@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -26,6 +26,9 @@ class Runtime:
     catalogue: Catalogue
     database: Database
     vault: IdentityVault
+    #: Long-lived services started on demand in the serving event loop (e.g. "matching": the need event
+    #: hub, broadcast listener and webhook dispatcher), keyed by name; stopped by the app's lifespan.
+    services: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def start(cls, settings: Settings | None = None, *, extra_plugins: Iterable[Any] = ()) -> Runtime:

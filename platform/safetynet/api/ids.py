@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 
-from safetynet.errors import InputErrors, fail
+from safetynet.errors import fail
 
 
 def encode(type_name: str, number: int) -> str:
@@ -22,13 +22,9 @@ def decode(global_id: str) -> tuple[str, int] | None:
         return None
 
 
-def expect(global_id: str, type_name: str, field: str) -> int:
-    """The number inside a global id of ``type_name``, or a user error naming ``field``."""
+def expect(global_id: str, type_name: str, *path: str | int) -> int:
+    """The number inside a global id of ``type_name``, or a user error naming the field at ``path``."""
     decoded = decode(global_id)
     if decoded is None or decoded[0] != type_name:
-        raise _bad(field, type_name)
+        raise fail(path, f"is not the id of a {type_name}", "INVALID_ID")
     return decoded[1]
-
-
-def _bad(field: str, type_name: str) -> InputErrors:
-    return fail((field,), f"is not the id of a {type_name}", "INVALID_ID")

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import FieldNode, GraphQLError, OperationDefinitionNode
 from sqlalchemy import exists, func, select
 from sqlalchemy.orm import Session
 from strawberry.extensions import (
@@ -37,6 +37,8 @@ from safetynet.store.scope import visible_households
 from .context import Context
 from .ids import decode, expect
 from .inputs import CircumstancesInput, GrantAidInput, RegisterHouseholdInput, plain
+from .monitoring import MonitoringMutation
+from .needs import NeedsMutation, NeedsQuery, NeedsSubscription, need_listing_node
 from .types import (
     MONEY_SCALAR,
     AidRecord,
@@ -58,6 +60,7 @@ from .types import (
     aid_type_of,
     locality_of,
 )
+from .warnings import WarningsMutation, WarningsQuery
 
 DEFAULT_PAGE = 50
 OPEN_STATUSES = (WarningStatus.OPEN, WarningStatus.ASSIGNED, WarningStatus.VERIFIED)
@@ -138,6 +141,8 @@ class CoreQuery:
             "Warning": (WarningRow, Warning, WarningRow.household_id),
             "Visit": (VisitRow, Visit, VisitRow.household_id),
         }
+        if kind == "NeedListing":
+            return await need_listing_node(info, number)
         if kind not in wrappers:
             return None
         row_type, wrapper, household_column = wrappers[kind]
@@ -314,7 +319,7 @@ class CoreMutation:
         data = plain(input)
         try:
             for i, member in enumerate(data.get("members") or ()):
-                member["member_id"] = expect(member["member_id"], "Member", f"members.{i}.memberId")
+                member["member_id"] = expect(member["member_id"], "Member", "members", i, "memberId")
 
             def work(session: Session) -> HouseholdRow:
                 household = _household_or_error(session, ctx, data["household_id"], "householdId")
@@ -396,11 +401,12 @@ class RequirePrincipal(SchemaExtension):
         if ctx.principal is None:
             document = self.execution_context.graphql_document
             allowed = PUBLIC_FIELDS | (set() if ctx.runtime.settings.production else INTROSPECTION_FIELDS)
+            # A fragment at the top level of an operation (None here) could hide any field: refused too.
             fields = {
-                selection.name.value
+                selection.name.value if isinstance(selection, FieldNode) else None
                 for definition in (document.definitions if document else ())
-                for selection in getattr(getattr(definition, "selection_set", None), "selections", ())
-                if hasattr(selection, "name")
+                if isinstance(definition, OperationDefinitionNode)
+                for selection in definition.selection_set.selections
             }
             if not fields <= allowed:
                 message = ctx.key_error or "authentication required: send 'Authorization: Bearer <key>'"
@@ -412,8 +418,13 @@ def build_schema(runtime: Runtime) -> strawberry.Schema:
     """Core types plus every plugin's contributions; a field two parts both define is a start-up error."""
     parts: dict[str, list[tuple[str, type]]] = {
         "Query": [("core", CoreQuery)],
-        "Mutation": [("core", CoreMutation)],
+        "Mutation": [("core", CoreMutation), ("core", MonitoringMutation)],
     }
+    parts["Query"].append(("core", NeedsQuery))
+    parts["Mutation"].append(("core", NeedsMutation))
+    parts["Query"].append(("core", WarningsQuery))
+    parts["Mutation"].append(("core", WarningsMutation))
+    parts.setdefault("Subscription", []).append(("core", NeedsSubscription))
     extra_types: list[type] = []
     for provided in runtime.catalogue.graphql:
         contribution = provided.item
@@ -422,15 +433,16 @@ def build_schema(runtime: Runtime) -> strawberry.Schema:
         parts.setdefault("Subscription", []).extend((provided.plugin, t) for t in contribution.subscription)
         extra_types += contribution.types
     roots = {name: _merge(name, members) for name, members in parts.items() if members}
-    extensions: list[Any] = [RequirePrincipal, QueryDepthLimiter(max_depth=12)]
+    # Classes or factories, never instances: an extension instance would be shared by concurrent requests.
+    extensions: list[Any] = [RequirePrincipal, lambda: QueryDepthLimiter(max_depth=12)]
     if runtime.settings.production:
         from graphql.validation import NoSchemaIntrospectionCustomRule
         from strawberry.extensions import AddValidationRules
 
         extensions += [
-            AddValidationRules([NoSchemaIntrospectionCustomRule]),
-            MaxAliasesLimiter(30),
-            MaxTokensLimiter(5000),
+            lambda: AddValidationRules([NoSchemaIntrospectionCustomRule]),
+            lambda: MaxAliasesLimiter(30),
+            lambda: MaxTokensLimiter(5000),
         ]
     return strawberry.Schema(
         query=roots["Query"],

@@ -332,7 +332,10 @@ class Warning(Node):
             Reason(
                 code=e["code"],
                 message=e["message"],
-                parameters=[ParameterUse(**p) for p in e.get("parameters", [])],
+                parameters=[
+                    ParameterUse(**{**p, "effective_from": date.fromisoformat(str(p["effective_from"]))})
+                    for p in e.get("parameters", [])
+                ],
             )
             for e in self.row.evidence
         ]
@@ -344,6 +347,40 @@ class Warning(Node):
     @strawberry.field
     def resolved_at(self) -> datetime | None:
         return _aware(self.row.resolved_at) if self.row.resolved_at else None
+
+    @strawberry.field(description="The household, if you may see it.")
+    async def household(self, info: Info[Context, None]) -> Household | None:
+        from .warnings import visible_household_rows
+
+        row = await info.context.loader("visible_households", visible_household_rows).load(self.row.household_id)
+        return Household(row=row) if row is not None else None
+
+    @strawberry.field(description="The caseworker it is assigned to (分派).")
+    def assignee(self) -> str | None:
+        return self.row.assignee
+
+    @strawberry.field(description="The aid type it concerns: the one to enrol in, deliver or end.")
+    def aid_type_code(self) -> str | None:
+        return self.row.aid_type_code
+
+    @strawberry.field(description="The member it is about, for a warning about one person.")
+    def member_id(self) -> strawberry.ID | None:
+        return strawberry.ID(encode("Member", self.row.member_id)) if self.row.member_id else None
+
+    @strawberry.field(description="The department a REFERRED warning was pushed to.")
+    def referred_to(self) -> str | None:
+        return self.row.referred_to
+
+    @strawberry.field
+    def resolution_note(self) -> str | None:
+        return self.row.resolution_note
+
+    @strawberry.field(description="Home visits recorded for it (入户核查).")
+    async def visits(self, info: Info[Context, None]) -> list[Visit]:
+        from .warnings import visits_by_warning
+
+        found = await info.context.loader("visits_by_warning", visits_by_warning).load(self.row.id)
+        return [Visit(row=v) for v in found]
 
 
 @strawberry.type(
@@ -477,8 +514,15 @@ class Household(Node):
         found = await self._assessed(info, as_of)
         return money(int(found.batch.per_capita_income_fen[found.index]))
 
-    @strawberry.field(description="Current low-income categories, from the aid types that decide one.")
+    @strawberry.field(
+        description="Current low-income categories: from the latest sweep, or assessed now if never swept."
+    )
     async def categories(self, info: Info[Context, None]) -> list[LowIncomeCategory]:
+        from .warnings import swept_categories  # the sweep's record; live assessment if never swept
+
+        swept = await info.context.loader("swept_categories", swept_categories).load(self.row.id)
+        if swept is not None:
+            return swept
         found = await self._assessed(info, None)
         return categories_of(info.context.runtime.catalogue, found.results, found.index)
 

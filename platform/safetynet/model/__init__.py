@@ -26,6 +26,7 @@ from .enums import (
     Urgency,
     WarningLevel,
     WarningStatus,
+    WebhookStatus,
     code_of,
 )
 from .money import MoneyError, fen_to_yuan, format_yuan, round_fen, yuan_to_fen
@@ -93,6 +94,7 @@ __all__ = [
     "WarningLevel",
     "WarningRule",
     "WarningStatus",
+    "WebhookStatus",
     "code_of",
     "fen_to_yuan",
     "format_yuan",

@@ -220,6 +220,13 @@ class PartnerKind(Enum):
     COMMUNITY_FOUNDATION = "COMMUNITY_FOUNDATION"  # 社区基金会
 
 
+class WebhookStatus(Enum):
+    """A partner's webhook: ACTIVE receives events; PAUSED after a receiver kept failing (resume it)."""
+
+    ACTIVE = "ACTIVE"
+    PAUSED = "PAUSED"
+
+
 def code_of(member: Enum) -> int:
     """The small-integer code of an enum member in columnar batches (its position in the enum)."""
     return list(type(member)).index(member)

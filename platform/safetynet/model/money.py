@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
+#: The largest amount accepted (一万亿元): anything larger is a typing mistake, and fen must fit 64 bits.
+MAX_YUAN = Decimal(10**12)
 
 
 class MoneyError(ValueError):
@@ -21,6 +23,8 @@ def yuan_to_fen(value: Decimal | str | int, *, allow_negative: bool = False) -> 
         ) from None
     if not amount.is_finite():
         raise MoneyError(f"'{value}' is not a finite amount in yuan")
+    if abs(amount) > MAX_YUAN:
+        raise MoneyError(f"'{value}' is too large; amounts are at most {MAX_YUAN:,} yuan")
     if amount.as_tuple().exponent < -2:  # type: ignore[operator]
         raise MoneyError(f"'{value}' has more than two decimal places (fen is the smallest unit)")
     if amount < 0 and not allow_negative:

@@ -43,7 +43,13 @@ class AidType:
 
 @dataclass(frozen=True)
 class Resource:
-    """A partner's resource (社会救助资源清单): what it offers, how much, until when."""
+    """A partner's resource (社会救助资源清单): what it offers, how much, until when.
+
+    ``amount_fen`` is money on offer, ``quantity`` a number of cases or service places; either may be
+    None. ``available_until`` is the last day it can be used (None: until further notice). The
+    ``remaining_*`` fields are None in the catalogue; the core fills them in (what is left after
+    claims and fulfilments) on the partners it passes to ``safetynet_match_need``.
+    """
 
     code: str
     name: str
@@ -51,6 +57,8 @@ class Resource:
     amount_fen: int | None = None
     quantity: int | None = None
     available_until: date | None = None
+    remaining_amount_fen: int | None = None
+    remaining_quantity: int | None = None
 
 
 @dataclass(frozen=True)

@@ -88,10 +88,28 @@ class Assessment:
 
 @dataclass
 class Detection:
-    """A warning rule's answer: which households to warn, and the evidence for each."""
+    """A warning rule's answer: which households to warn, and the evidence for each.
+
+    The optional columns (one value per household of the batch) say more about each warning:
+
+    * ``level``: small-integer codes of :class:`~safetynet.model.WarningLevel` (``code_of``), for a rule
+      that raises a worse case higher than its default ``WarningRule.level``;
+    * ``member_id``: the member the warning is about (0: the whole household);
+    * ``aid_type_code``: the aid type concerned ("" for none), e.g. the one to enrol in or to end;
+    * ``departments``: tuples of departments to route to besides the rule's own (e.g. the department
+      of the aid type that was not delivered);
+    * ``basis``: what the warning is about, e.g. the date of the record that triggered it. A resolved or
+      dismissed warning of the same rule for the same household with the same basis and at least the
+      same level is not raised again; without a basis, the evidence itself (its digest) is the basis.
+    """
 
     raised: np.ndarray  # bool
     evidence: Sequence[Because]
+    level: np.ndarray | None = None  # int8 codes of WarningLevel
+    member_id: np.ndarray | None = None  # int64
+    aid_type_code: np.ndarray | None = None  # str
+    departments: np.ndarray | None = None  # object: tuple[str, ...]
+    basis: np.ndarray | None = None  # str
 
     def evidence_for(self, i: int) -> list[Reason]:
         return [b.explain(i) for b in self.evidence if _holds(b.mask, i)]

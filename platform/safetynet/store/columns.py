@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date, timedelta
 from enum import Enum
+from typing import Any
 
 import numpy as np
 from sqlalchemy import ColumnElement, String, and_, case, func, or_, select, type_coerce
@@ -59,6 +60,36 @@ def _codes(values: Sequence[str], enum: type[Enum]) -> np.ndarray:
     return table[inverse] if len(names) else np.zeros(0, dtype=np.int8)
 
 
+def _code(column: Any, enum: type[Enum]) -> ColumnElement[int]:
+    """The enum column's small-integer code (its position in the enum), computed by the database: the
+    rows then carry small integers instead of text, and no Python code looks at each value."""
+    return case(
+        *((type_coerce(column, String) == member.name, i) for i, member in enumerate(enum)), else_=-1
+    )
+
+
+def _checked(codes: np.ndarray, enum: type[Enum]) -> np.ndarray:
+    if len(codes) and codes.min() < 0:
+        raise KeyError(f"a stored {enum.__name__} value is not one of {', '.join(m.name for m in enum)}")
+    return codes.astype(np.int8)
+
+
+def _days(values: Sequence[Any]) -> np.ndarray:
+    """Dates as read (ISO text on SQLite, ``date`` objects on PostgreSQL) → ``datetime64[D]``."""
+    return np.array(values, dtype="datetime64[D]") if len(values) else np.zeros(0, dtype="datetime64[D]")
+
+
+def _positions(ids: np.ndarray, household_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For child rows' household ids: (which rows belong to the batch, their households' rows in it)."""
+    where = np.searchsorted(ids, household_ids)
+    where[where >= len(ids)] = 0
+    return (ids[where] == household_ids) if len(ids) else np.zeros(len(household_ids), dtype=bool), where
+
+
+def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[tuple[Any, ...]]:
+    return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
 def ages_on(birth_dates: np.ndarray, day: date) -> np.ndarray:
     """Whole years of age on ``day`` for an array of ``datetime64[D]`` birth dates."""
     births = birth_dates.astype("datetime64[D]")
@@ -71,78 +102,109 @@ def ages_on(birth_dates: np.ndarray, day: date) -> np.ndarray:
 
 
 def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> HouseholdBatch:
-    """The households matching ``where`` (see :func:`household_filter`), as of ``as_of``, ordered by id."""
-    rows = session.execute(
+    """The households matching ``where`` (see :func:`household_filter`), as of ``as_of``, ordered by id.
+
+    One query per table. The households come first; the child tables are then read for the batch's id
+    range (``household_id BETWEEN first AND last``, a range scan of their household index) and the rows
+    of households outside the batch dropped with NumPy, unless the batch is sparse in its range (e.g. a
+    locality's households among others, or a list of ids), when they are read with ``household_id IN
+    (SELECT id FROM households WHERE …)``. Enums come back as codes and dates as text; the rows become
+    columns without a Python loop over them.
+    """
+    connection = session.connection()
+    rows = connection.execute(
         select(Household.id, Household.locality_code, type_coerce(Household.residence, String))
         .where(where)
         .order_by(Household.id)
     ).all()
-    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-    h = len(ids)
-    in_batch = select(Household.id).where(where)
+    h = len(rows)
+    cols = _columns(rows, 3)
+    ids = np.array(cols[0], dtype=np.int64)
+    if h and (h == 1 or h * 2 >= int(ids[-1] - ids[0]) + 1):
 
-    members = session.execute(
+        def in_batch(column: Any) -> ColumnElement[bool]:
+            return column.between(int(ids[0]), int(ids[-1]))
+
+    else:
+        subquery = select(Household.id).where(where)
+
+        def in_batch(column: Any) -> ColumnElement[bool]:
+            return column.in_(subquery)
+
+    members = connection.execute(
         select(
             Member.household_id,
             Member.id,
-            Member.birth_date,
-            type_coerce(Member.sex, String),
-            type_coerce(Member.relation, String),
-            type_coerce(Member.disability, String),
-            type_coerce(Member.illness, String),
-            type_coerce(Member.labor_capacity, String),
-            type_coerce(Member.employment, String),
-            type_coerce(Member.education_stage, String),
-            Member.self_care_unable_mask,
+            _code(Member.sex, Sex),
+            _code(Member.relation, Relation),
+            _code(Member.disability, DisabilityLevel),
+            _code(Member.illness, Illness),
+            _code(Member.labor_capacity, LaborCapacity),
+            _code(Member.employment, Employment),
+            _code(Member.education_stage, EducationStage),
+            func.coalesce(Member.self_care_unable_mask, -1),
+            type_coerce(Member.birth_date, String),
         )
-        .where(Member.household_id.in_(in_batch))
+        .where(in_batch(Member.household_id))
         .where(or_(Member.deceased_on.is_(None), Member.deceased_on > as_of))
         .order_by(Member.household_id, Member.id)
     ).all()
-    cols = list(zip(*members, strict=True)) if members else [()] * 11
-    member_ids = np.asarray(cols[1], dtype=np.int64)
-    masks = np.asarray([-1 if m is None else m for m in cols[10]], dtype=np.int16)
+    numbers = np.array([r[:10] for r in members], dtype=np.int64).reshape(len(members), 10)
+    births = _days([r[10] for r in members])
+    keep, household_index = _positions(ids, numbers[:, 0])
+    if not keep.all():
+        numbers, births, household_index = numbers[keep], births[keep], household_index[keep]
+    member_ids = numbers[:, 1].copy()
+    masks = numbers[:, 9]
     unable = np.where(masks < 0, -1, np.bitwise_count(np.maximum(masks, 0).astype(np.uint8))).astype(np.int8)
 
+    # Incomes in force: per (household, member) the total, the earned part and the latest start, summed
+    # per living member of the batch and maxed per household (the household's last income change).
     earned = [k.name for k in EARNED_INCOME]
-    incomes = session.execute(
+    incomes = connection.execute(
         select(
+            Income.household_id,
             Income.member_id,
             func.sum(Income.monthly_amount_fen),
             func.sum(
                 case((type_coerce(Income.kind, String).in_(earned), Income.monthly_amount_fen), else_=0)
             ),
+            type_coerce(func.max(Income.valid_from), String),
         )
-        .where(Income.household_id.in_(in_batch))
+        .where(in_batch(Income.household_id))
         .where(_in_force(Income.valid_from, Income.valid_to, as_of))
-        .group_by(Income.member_id)
+        .group_by(Income.household_id, Income.member_id)
     ).all()
-    member_position = {int(m): i for i, m in enumerate(member_ids)}
+    income = np.array([r[:4] for r in incomes], dtype=np.int64).reshape(len(incomes), 4)
+    changed = _days([r[4] for r in incomes])
+    in_households, income_household = _positions(ids, income[:, 0])
     income_total = np.zeros(len(member_ids), dtype=np.int64)
     income_earned = np.zeros(len(member_ids), dtype=np.int64)
-    for member_id, total, earned_total in incomes:
-        i = member_position.get(member_id)
-        if i is not None:
-            income_total[i] = total or 0
-            income_earned[i] = earned_total or 0
+    if len(member_ids) and len(income):
+        order = np.argsort(member_ids, kind="stable")
+        found = np.searchsorted(member_ids, income[:, 1], sorter=order)
+        found[found >= len(order)] = 0
+        position = order[found]
+        living = (member_ids[position] == income[:, 1]) & in_households
+        np.add.at(income_total, position[living], income[living, 2])
+        np.add.at(income_earned, position[living], income[living, 3])
 
-    index_of = {int(x): i for i, x in enumerate(ids)}
     batch = HouseholdBatch(
         as_of=as_of,
         household_id=ids,
-        locality_code=np.asarray([r[1] for r in rows], dtype="<U12"),
-        urban=np.asarray([r[2] == UrbanRural.URBAN.name for r in rows], dtype=bool),
+        locality_code=np.array(cols[1], dtype="<U12") if h else np.zeros(0, dtype="<U12"),
+        urban=np.array(cols[2], dtype=object) == UrbanRural.URBAN.name if h else np.zeros(0, dtype=bool),
         members=MemberColumns(
-            household_index=np.asarray([index_of[int(x)] for x in cols[0]], dtype=np.int32),
+            household_index=household_index.astype(np.int32),
             member_id=member_ids,
-            age=ages_on(np.asarray(cols[2], dtype="datetime64[D]"), as_of),
-            sex=_codes(cols[3], Sex),
-            relation=_codes(cols[4], Relation),
-            disability=_codes(cols[5], DisabilityLevel),
-            illness=_codes(cols[6], Illness),
-            labor_capacity=_codes(cols[7], LaborCapacity),
-            employment=_codes(cols[8], Employment),
-            education_stage=_codes(cols[9], EducationStage),
+            age=ages_on(births, as_of),
+            sex=_checked(numbers[:, 2], Sex),
+            relation=_checked(numbers[:, 3], Relation),
+            disability=_checked(numbers[:, 4], DisabilityLevel),
+            illness=_checked(numbers[:, 5], Illness),
+            labor_capacity=_checked(numbers[:, 6], LaborCapacity),
+            employment=_checked(numbers[:, 7], Employment),
+            education_stage=_checked(numbers[:, 8], EducationStage),
             self_care_unable=unable,
             monthly_income_fen=income_total,
             earned_income_fen=income_earned,
@@ -152,58 +214,80 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         (Asset, Asset.value_fen, batch.assets_fen, AssetKind),
         (RigidExpense, RigidExpense.annual_amount_fen, batch.rigid_expense_annual_fen, ExpenseKind),
     ):
-        for household_id, kind, total in session.execute(
-            select(model.household_id, type_coerce(model.kind, String), func.sum(amount))
-            .where(model.household_id.in_(in_batch))
+        sums = connection.execute(
+            select(model.household_id, _code(model.kind, enum), func.sum(amount))
+            .where(in_batch(model.household_id))
             .where(_in_force(model.valid_from, model.valid_to, as_of))
             .group_by(model.household_id, model.kind)
-        ):
-            column = target.setdefault(enum[kind], np.zeros(h, dtype=np.int64))
-            column[index_of[int(household_id)]] = total
-    for household_id, code, started_on in session.execute(
-        select(AidRecord.household_id, AidRecord.aid_type_code, func.min(AidRecord.started_on))
-        .where(AidRecord.household_id.in_(in_batch))
+        ).all()
+        table = np.array(sums, dtype=np.int64).reshape(len(sums), 3)
+        inside, index = _positions(ids, table[:, 0])
+        table, index = table[inside], index[inside]
+        kinds = _checked(table[:, 1], enum)
+        members_of_enum = list(enum)
+        _, first = np.unique(kinds, return_index=True)
+        for code in kinds[np.sort(first)]:  # in the order the rows came, as the columns were made before
+            rows_of_kind = kinds == code
+            column = target.setdefault(members_of_enum[code], np.zeros(h, dtype=np.int64))
+            column[index[rows_of_kind]] = table[rows_of_kind, 2]
+
+    aid = connection.execute(
+        select(
+            AidRecord.household_id,
+            AidRecord.aid_type_code,
+            type_coerce(func.min(AidRecord.started_on), String),
+        )
+        .where(in_batch(AidRecord.household_id))
         .where(_in_force(AidRecord.started_on, AidRecord.ended_on, as_of))
         .group_by(AidRecord.household_id, AidRecord.aid_type_code)
-    ):
-        i = index_of[int(household_id)]
-        batch.active_aid.setdefault(code, np.zeros(h, dtype=bool))[i] = True
-        batch.aid_started_on.setdefault(code, np.full(h, np.datetime64("NaT"), dtype="datetime64[D]"))[i] = started_on
-    batch.signals = _signals(session, in_batch, index_of, as_of)
-    batch.income_changed_on = np.full(h, np.datetime64("NaT"), dtype="datetime64[D]")
-    for household_id, changed_on in session.execute(
-        select(Income.household_id, func.max(Income.valid_from))
-        .where(Income.household_id.in_(in_batch))
-        .where(_in_force(Income.valid_from, Income.valid_to, as_of))
-        .group_by(Income.household_id)
-    ):
-        batch.income_changed_on[index_of[int(household_id)]] = changed_on
+    ).all()
+    if aid:
+        aid_cols = _columns(aid, 3)
+        inside, index = _positions(ids, np.array(aid_cols[0], dtype=np.int64))
+        codes = np.array(aid_cols[1], dtype=object)[inside]
+        started = _days(aid_cols[2])[inside]
+        index = index[inside]
+        for code in dict.fromkeys(codes.tolist()):
+            rows_of_code = codes == code
+            batch.active_aid.setdefault(code, np.zeros(h, dtype=bool))[index[rows_of_code]] = True
+            batch.aid_started_on.setdefault(code, np.full(h, np.datetime64("NaT"), dtype="datetime64[D]"))[
+                index[rows_of_code]
+            ] = started[rows_of_code]
+    batch.signals = _signals(connection, in_batch, ids, as_of)
+    # the latest start per household (NaT, the smallest datetime64, where there is no income)
+    latest = np.full(h, np.datetime64("NaT"), dtype="datetime64[D]").view(np.int64)
+    np.maximum.at(latest, income_household[in_households], changed[in_households].view(np.int64))
+    batch.income_changed_on = latest.view("datetime64[D]")
     return batch
 
 
-def _signals(session: Session, in_batch, index_of: dict[int, int], as_of: date) -> SignalColumns:  # type: ignore[no-untyped-def]
-    rows = session.execute(
+def _signals(connection: Any, in_batch: Any, ids: np.ndarray, as_of: date) -> SignalColumns:
+    rows = connection.execute(
         select(
             SignalRow.household_id,
-            SignalRow.member_id,
+            func.coalesce(SignalRow.member_id, 0),
             SignalRow.source,
             SignalRow.kind,
-            SignalRow.occurred_on,
-            SignalRow.amount_fen,
-            SignalRow.value,
+            type_coerce(SignalRow.occurred_on, String),
+            func.coalesce(SignalRow.amount_fen, 0),
+            func.coalesce(SignalRow.value, ""),
         )
-        .where(SignalRow.household_id.in_(in_batch))
+        .where(in_batch(SignalRow.household_id))
         .where(SignalRow.occurred_on <= as_of, SignalRow.occurred_on > as_of - timedelta(days=SIGNAL_LOOKBACK_DAYS))
+        .order_by(SignalRow.household_id, SignalRow.id)
     ).all()
     if not rows:
         return SignalColumns.empty()
-    cols = list(zip(*rows, strict=True))
+    cols = _columns(rows, 7)
+    inside, index = _positions(ids, np.array(cols[0], dtype=np.int64))
+    if not inside.any():
+        return SignalColumns.empty()
     return SignalColumns(
-        household_index=np.asarray([index_of[int(h)] for h in cols[0]], dtype=np.int32),
-        member_id=np.asarray([m or 0 for m in cols[1]], dtype=np.int64),
-        source=np.asarray(cols[2], dtype="<U32"),
-        kind=np.asarray(cols[3], dtype="<U32"),
-        occurred_on=np.asarray(cols[4], dtype="datetime64[D]"),
-        amount_fen=np.asarray([a or 0 for a in cols[5]], dtype=np.int64),
-        value=np.asarray([v or "" for v in cols[6]], dtype="<U32"),
+        household_index=index[inside].astype(np.int32),
+        member_id=np.array(cols[1], dtype=np.int64)[inside],
+        source=np.array(cols[2], dtype="<U32")[inside],
+        kind=np.array(cols[3], dtype="<U32")[inside],
+        occurred_on=_days(cols[4])[inside],
+        amount_fen=np.array(cols[5], dtype=np.int64)[inside],
+        value=np.array(cols[6], dtype="<U32")[inside],
     )

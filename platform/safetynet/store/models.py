@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Date,
     DateTime,
     Enum,
@@ -26,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -40,6 +42,7 @@ from safetynet.model import (
     IncomeKind,
     LaborCapacity,
     LocalityLevel,
+    LowIncomeCategory,
     NeedEventKind,
     NeedStatus,
     Relation,
@@ -50,6 +53,7 @@ from safetynet.model import (
     Urgency,
     WarningLevel,
     WarningStatus,
+    WebhookStatus,
 )
 
 NAMING_CONVENTION = {
@@ -226,12 +230,40 @@ class Warning(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_now(), onupdate=_now()
     )
+    #: The member the warning is about (a death, an unemployment…); None for the whole household.
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
+    #: The aid type the warning concerns (enrol in it, deliver it, end it), if any.
+    aid_type_code: Mapped[str | None] = mapped_column(String(64))
+    #: What the warning is about, as the rule states it (e.g. the date of the triggering record): a
+    #: resolved or dismissed warning with the same basis and at least the same level is not raised again.
+    basis: Mapped[str | None] = mapped_column(String(200))
+    #: The level last announced to ``safetynet_warning_raised`` (None: not yet). The sweep announces
+    #: warnings whose level is above it after each committed batch, so a killed sweep loses no event.
+    notified_level: Mapped[WarningLevel | None] = mapped_column(
+        Enum(WarningLevel, name="notified_level", native_enum=False, create_constraint=True, length=6)
+    )
+    #: The department a REFERRED warning was pushed to (分类推送).
+    referred_to: Mapped[str | None] = mapped_column(String(64))
+    #: A 64-bit digest (hex) of what the evidence, member, aid type and basis were computed from: the
+    #: sweep compares it, not the evidence text, to find the warnings whose evidence changed.
+    evidence_digest: Mapped[str | None] = mapped_column(String(16))
 
     routes: Mapped[list[WarningRoute]] = relationship(
         cascade="all, delete-orphan", order_by="WarningRoute.department"
     )
 
-    __table_args__ = (Index("ix_warnings_household_rule_status", "household_id", "rule", "status"),)
+    __table_args__ = (
+        Index("ix_warnings_household_rule_status", "household_id", "rule", "status"),
+        # At most one open warning per household and rule: the sweep updates it rather than add another.
+        Index(
+            "uq_warnings_open_household_rule",
+            "household_id",
+            "rule",
+            unique=True,
+            sqlite_where=text("status IN ('OPEN', 'ASSIGNED', 'VERIFIED')"),
+            postgresql_where=text("status IN ('OPEN', 'ASSIGNED', 'VERIFIED')"),
+        ),
+    )
 
     @property
     def routed_to(self) -> list[str]:
@@ -256,6 +288,71 @@ class Visit(Base):
     visitor: Mapped[str] = mapped_column(String(100))
     visited_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     findings: Mapped[str] = mapped_column(Text)
+
+
+class AssessmentResult(Base):
+    """The latest sweep's answer for one household and one aid type (rewritten only when it changes).
+
+    ``assessed_on`` is the as-of date of the sweep that found the current answer: an unchanged answer
+    is not rewritten, so it is the date since which the answer holds.
+    """
+
+    __tablename__ = "assessment_results"
+    household_id: Mapped[int] = mapped_column(
+        ForeignKey("households.id", ondelete="CASCADE"), primary_key=True
+    )
+    aid_type_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    eligible: Mapped[bool] = mapped_column(Boolean)
+    monthly_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    one_off_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    assessed_on: Mapped[date] = mapped_column(Date)
+
+
+class HouseholdCategory(Base):
+    """A low-income category (低收入人口类别) a household was in, from ``since`` until ``until`` (exclusive).
+
+    The sweep keeps one open row (``until`` None) per current category; closing sets ``until``.
+    """
+
+    __tablename__ = "household_categories"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    category: Mapped[LowIncomeCategory] = mapped_column(enum_column(LowIncomeCategory))
+    since: Mapped[date] = mapped_column(Date)
+    until: Mapped[date | None] = mapped_column(Date)
+
+    __table_args__ = (
+        Index(
+            "uq_household_categories_open",
+            "household_id",
+            "category",
+            unique=True,
+            sqlite_where=text("until IS NULL"),
+            postgresql_where=text("until IS NULL"),
+        ),
+    )
+
+
+class SweepRun(Base):
+    """One monitoring sweep (动态监测比对) over an area on an as-of date, and how far it got.
+
+    ``last_household_id`` is committed with each batch, so a sweep that was killed resumes after it.
+    """
+
+    __tablename__ = "sweep_runs"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    as_of: Mapped[date] = mapped_column(Date)
+    locality_prefix: Mapped[str] = mapped_column(String(12), default="")
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    households: Mapped[int] = mapped_column(Integer, default=0)
+    warnings_raised: Mapped[int] = mapped_column(Integer, default=0)
+    warnings_updated: Mapped[int] = mapped_column(Integer, default=0)
+    categories_changed: Mapped[int] = mapped_column(Integer, default=0)
+    assessments_changed: Mapped[int] = mapped_column(Integer, default=0)
+    last_household_id: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_sweep_runs_as_of_prefix", "as_of", "locality_prefix"),)
 
 
 class SignalRow(Base):
@@ -296,16 +393,32 @@ class NeedListing(Base):
     claimed_by: Mapped[str | None] = mapped_column(String(64))
     claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     fulfilled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    fulfilled_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    fulfilment_note: Mapped[str | None] = mapped_column(Text)
+    #: The fulfilment's aid record (no foreign key: see migration 0003).
+    aid_record_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    last_event_id: Mapped[int | None] = mapped_column(BigInteger)  # the cursor of its newest event
 
 
 class NeedEventRow(Base):
-    """The persisted need event log; its id is the monotonic cursor subscriptions resume from."""
+    """The persisted need event log; its id is the monotonic cursor subscriptions resume from.
+
+    Ids are never reused (AUTOINCREMENT on SQLite) and are committed in order (the writers take a lock,
+    see ``safetynet.matching.needs``), so "every event after cursor N" never skips one. ``partner_code``
+    is the partner holding the listing after the event; ``amount_fen`` the amount of a fulfilment.
+    """
 
     __tablename__ = "need_events"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     listing_id: Mapped[int] = mapped_column(ForeignKey("need_listings.id", ondelete="CASCADE"), index=True)
     kind: Mapped[NeedEventKind] = mapped_column(enum_column(NeedEventKind))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    partner_code: Mapped[str | None] = mapped_column(String(64))
+    amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = {"sqlite_autoincrement": True}
 
 
 class ApiKey(Base):
@@ -337,3 +450,47 @@ class AuditEntry(Base):
     subject_id: Mapped[str] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     client: Mapped[str | None] = mapped_column(String(100))
+
+
+class PartnerWebhook(Base):
+    """A partner's webhook: need events are POSTed to ``url``, signed, in cursor order.
+
+    ``cursor`` is the last event handled (delivered or not for this partner); ``consecutive_failures``
+    counts failed attempts at the next event, which is retried at ``next_attempt_at`` until the webhook
+    is paused. The secret is kept encrypted (it signs the bodies, so it must be recoverable).
+    """
+
+    __tablename__ = "partner_webhooks"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    partner_code: Mapped[str] = mapped_column(String(64), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    need_types: Mapped[list[Any]] = mapped_column(JSON, default=list)  # empty: all the partner takes
+    locality_code: Mapped[str | None] = mapped_column(String(12))
+    status: Mapped[WebhookStatus] = mapped_column(enum_column(WebhookStatus), default=WebhookStatus.ACTIVE)
+    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
+    consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    pause_reason: Mapped[str | None] = mapped_column(Text)
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+
+
+class WebhookDelivery(Base):
+    """One attempt to deliver one need event to one webhook, with the receiver's answer."""
+
+    __tablename__ = "webhook_deliveries"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(ForeignKey("partner_webhooks.id", ondelete="CASCADE"))
+    event_id: Mapped[int] = mapped_column(ForeignKey("need_events.id", ondelete="CASCADE"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    succeeded: Mapped[bool] = mapped_column(Boolean)
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_webhook_deliveries_webhook_event", "webhook_id", "event_id"),)

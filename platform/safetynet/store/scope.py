@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, false, select, true
+from sqlalchemy import ColumnElement, exists, false, or_, select, true
 
-from safetynet.model import Role
+from safetynet.model import Partner, Role
 from safetynet.principals import Principal
 from safetynet.rules import scope_prefix
 
-from .models import AidRecord, Household, Warning, WarningRoute
+from .models import AidRecord, Household, NeedListing, Warning, WarningRoute
 
 
 def within_scope(column: ColumnElement[str], principal: Principal) -> ColumnElement[bool]:
@@ -42,3 +42,43 @@ def visible_households(principal: Principal) -> ColumnElement[bool]:
         )
         return within_scope(Household.locality_code, principal) & (routed | gave)
     return false()
+
+
+def visible_need_listings(principal: Principal, partner: Partner | None) -> ColumnElement[bool]:
+    """The condition on ``NeedListing`` for what this principal may read (低收入需求清单).
+
+    Admins and auditors: every listing. Civil affairs: listings of the households it may see.
+    Partners: listings of the need types they take in the areas they serve (``partner`` is the catalogue
+    entry for ``principal.partner_code``; None when it is not installed: nothing). Departments: none.
+    """
+    if principal.role in (Role.ADMIN, Role.AUDITOR):
+        return true()
+    if principal.role is Role.CIVIL_AFFAIRS:
+        return NeedListing.household_id.in_(select(Household.id).where(visible_households(principal)))
+    if principal.role is Role.PARTNER and partner is not None and partner.code == principal.partner_code:
+        return partner_takes(partner)
+    return false()
+
+
+def partner_takes(partner: Partner) -> ColumnElement[bool]:
+    """Listings of ``partner``'s need types inside one of the areas it serves."""
+    prefixes = [scope_prefix(code) for code in partner.localities]
+    areas = [NeedListing.locality_code.startswith(p, autoescape=True) if p else true() for p in prefixes]
+    return NeedListing.need_type.in_(list(partner.need_types)) & (or_(*areas) if areas else false())
+
+
+def visible_warnings(principal: Principal) -> ColumnElement[bool]:
+    """The condition on ``Warning`` for what this principal may read.
+
+    The warning's household must be visible (:func:`visible_households`); a department sees only the
+    warnings routed to it, not every warning of a household it may see.
+    """
+    condition = Warning.household_id.in_(select(Household.id).where(visible_households(principal)))
+    if principal.role is Role.DEPARTMENT:
+        routed = exists(
+            select(WarningRoute.warning_id).where(
+                WarningRoute.warning_id == Warning.id, WarningRoute.department == principal.department
+            )
+        )
+        return condition & routed
+    return condition

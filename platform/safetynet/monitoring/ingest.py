@@ -1,0 +1,418 @@
+"""Department feeds → signals (部门数据比对): validate, link to members by the keyed identity hash, store.
+
+:func:`ingest` takes any number of records and works in batches (5,000 by default). For each batch the
+source's parser validates the rows; the record ids already stored are found in one query; the identity
+numbers are hashed with the vault's lookup key and linked to registered members in one query; the new
+signals go in with one bulk insert that skips a (source, recordId) stored meanwhile (``INSERT … ON
+CONFLICT DO NOTHING``), so a re-run or a concurrent ingest of the same feed never stores a record twice.
+
+A record about a person nobody has registered is kept as an unmatched signal (no member, no household):
+:func:`link_unmatched` links such signals once the person is registered, and ``ingest`` runs it at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from itertools import islice
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, func, literal_column, select, text, update
+from sqlalchemy.orm import Session
+
+from safetynet.catalogue import Catalogue
+from safetynet.identity import IdentityVault
+from safetynet.model import DataSource, ParsedRecords, RecordError, Signal
+from safetynet.rules.records import CODE_MAX, RECORD_ID_MAX
+from safetynet.store.models import Member, SignalRow
+
+from .record_files import RecordFileError, Unreadable, estimate_records, read_records
+
+__all__ = [
+    "BATCH_SIZE",
+    "IngestResult",
+    "RecordFileError",
+    "UnknownSourceError",
+    "Unreadable",
+    "data_source",
+    "estimate_records",
+    "ingest",
+    "link_unmatched",
+    "read_records",
+]
+
+BATCH_SIZE = 5_000
+
+_signals = SignalRow.__table__
+_members = Member.__table__
+
+
+class UnknownSourceError(ValueError):
+    """A data-source code that no installed plugin provides; the message lists the known ones."""
+
+    def __init__(self, code: str, known: Iterable[str]) -> None:
+        self.code = code
+        self.known = tuple(sorted(known))
+        super().__init__(
+            f"no data source '{code}' is installed; known sources: {', '.join(self.known) or '(none)'}"
+        )
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest did. ``rejected`` holds every refused record with its index in the input."""
+
+    accepted: int = 0  # new signals stored
+    duplicates: int = 0  # records whose (source, recordId) was stored already or came earlier in the input
+    rejected: tuple[RecordError, ...] = ()
+    matched: int = 0  # accepted signals linked to a registered member
+    linked: int = 0  # earlier unmatched signals linked by link_unmatched at the end
+
+    @property
+    def unmatched(self) -> int:
+        """Accepted signals about people nobody has registered (yet)."""
+        return self.accepted - self.matched
+
+    @property
+    def records(self) -> int:
+        return self.accepted + self.duplicates + len(self.rejected)
+
+    def __add__(self, other: IngestResult) -> IngestResult:
+        return IngestResult(
+            accepted=self.accepted + other.accepted,
+            duplicates=self.duplicates + other.duplicates,
+            rejected=self.rejected + other.rejected,
+            matched=self.matched + other.matched,
+            linked=self.linked + other.linked,
+        )
+
+
+def data_source(catalogue: Catalogue, code: str) -> DataSource:
+    """The installed data source ``code``, or :class:`UnknownSourceError` listing the known ones."""
+    provided = catalogue.data_sources.get(code)
+    if provided is None:
+        raise UnknownSourceError(code, catalogue.data_sources)
+    return provided.item
+
+
+def ingest(
+    session: Session,
+    catalogue: Catalogue,
+    vault: IdentityVault,
+    source_code: str,
+    records: Iterable[Any],
+    *,
+    received_at: datetime,
+    batch_size: int = BATCH_SIZE,
+    start_index: int = 0,
+    link: bool = True,
+    progress: Callable[[int], None] | None = None,
+) -> IngestResult:
+    """Store ``records`` of the data source ``source_code`` as signals; see the module docstring.
+
+    ``records`` are dicts (JSON objects or CSV rows); anything else, or an :class:`Unreadable` from
+    :func:`read_records`, is rejected. Indexes in ``rejected`` count from ``start_index``. The caller's
+    transaction decides when everything is committed. ``progress`` is called with each batch's size.
+    """
+    source = data_source(catalogue, source_code)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    write = _writer(session, source.code, received_at)
+    seen: set[str] = set()
+    total = IngestResult()
+    first = start_index
+    with _page_cache(session):
+        for batch in _batches(records, batch_size):
+            total += _ingest_batch(session, source, vault, batch, first, seen, write)
+            first += len(batch)
+            if progress is not None:
+                progress(len(batch))
+    if link:
+        total = replace(total, linked=link_unmatched(session))
+    return total
+
+
+def link_unmatched(
+    session: Session, vault: IdentityVault | None = None, *, id_numbers: Iterable[str] | None = None
+) -> int:
+    """Link unmatched signals to the members registered since with their identity number; returns how many.
+
+    With ``id_numbers`` (e.g. the members of a household just registered; needs ``vault``) only those
+    people's signals are looked at, otherwise all unmatched signals are.
+    """
+    person = _members.c.id_number_hash == _signals.c.id_number_hash
+    statement = (
+        update(_signals)
+        .where(
+            _signals.c.member_id.is_(None),
+            _signals.c.id_number_hash.in_(select(_members.c.id_number_hash)),
+        )
+        .values(
+            member_id=select(_members.c.id).where(person).scalar_subquery(),
+            household_id=select(_members.c.household_id).where(person).scalar_subquery(),
+        )
+    )
+    if id_numbers is None:
+        return session.execute(statement).rowcount
+    if vault is None:
+        raise TypeError("link_unmatched needs the vault to hash id_numbers")
+    hashes = sorted({vault.lookup_hash(number) for number in id_numbers})
+    if not hashes:
+        return 0
+    return session.execute(statement.where(_any_of(session, _signals.c.id_number_hash, hashes))).rowcount
+
+
+# -- one batch -------------------------------------------------------------------------------------
+
+# (record_id, kind, id_number_hash, member_id, household_id, occurred_on, amount_fen, value, payload)
+_Row = tuple[str, str, str, int | None, int | None, date, int | None, str | None, dict[str, Any]]
+
+
+def _ingest_batch(
+    session: Session,
+    source: DataSource,
+    vault: IdentityVault,
+    batch: Sequence[Any],
+    first: int,
+    seen: set[str],
+    write: Callable[[list[_Row]], int],
+) -> IngestResult:
+    rejected: list[RecordError] = []
+    readable: list[Mapping[str, Any]] = []
+    positions: list[int] = []  # position in the batch of each readable record
+    for offset, raw in enumerate(batch):
+        if isinstance(raw, Mapping):
+            readable.append(raw)
+            positions.append(offset)
+        elif isinstance(raw, Unreadable):
+            rejected.append(RecordError(first + offset, raw.record_id, raw.message))
+        else:
+            rejected.append(
+                RecordError(
+                    first + offset,
+                    None,
+                    f"record must be an object with the fields {', '.join(source.fields)}; got {_json_kind(raw)}",
+                )
+            )
+    parsed = source.parse(readable) if readable else ParsedRecords(signals=(), rejected=())
+    rejected.extend(
+        RecordError(first + positions[error.index], error.record_id, error.message)
+        for error in parsed.rejected
+    )
+
+    duplicates = 0
+    fresh: dict[str, Signal] = {}
+    for local, signal in parsed.signals:
+        problem = _unstorable(signal)
+        if problem is not None:
+            record_id = signal.record_id if isinstance(signal.record_id, str) else None
+            rejected.append(RecordError(first + positions[local], record_id, problem))
+        elif signal.record_id in seen:
+            duplicates += 1
+        else:
+            seen.add(signal.record_id)
+            fresh[signal.record_id] = signal
+
+    stored = _stored_record_ids(session, source.code, list(fresh))
+    new = [signal for record_id, signal in fresh.items() if record_id not in stored]
+    hashes = [vault.lookup_hash(signal.id_number) for signal in new]
+    people = _members_by_hash(session, set(hashes))
+    rows: list[_Row] = []
+    matched = 0
+    for signal, hashed in zip(new, hashes, strict=True):
+        member_id, household_id = people.get(hashed, (None, None))
+        matched += member_id is not None
+        rows.append(
+            (
+                signal.record_id,
+                signal.kind,
+                hashed,
+                member_id,
+                household_id,
+                signal.occurred_on,
+                signal.amount_fen,
+                signal.value,
+                dict(signal.values),
+            )
+        )
+    inserted = write(rows) if rows else 0
+    lost = len(rows) - inserted  # stored by a concurrent ingest between our check and our insert
+    rejected.sort(key=lambda error: error.index)
+    return IngestResult(
+        accepted=inserted,
+        duplicates=duplicates + len(stored) + lost,
+        rejected=tuple(rejected),
+        matched=matched if not lost else min(matched, inserted),
+    )
+
+
+def _unstorable(signal: Signal) -> str | None:
+    """Why a parser's signal cannot be stored, or None (a guard against plugins' mistakes)."""
+    record_id, kind, value = signal.record_id, signal.kind, signal.value
+    if not isinstance(record_id, str) or not 0 < len(record_id) <= RECORD_ID_MAX:
+        return f"recordId must be text of 1 to {RECORD_ID_MAX} characters"
+    if not isinstance(signal.id_number, str) or not signal.id_number:
+        return "the source's parser gave no identity number; expected the record's idNumber"
+    if not isinstance(kind, str) or not 0 < len(kind) <= CODE_MAX:
+        return f"the source's parser gave the kind {kind!r}; expected text of 1 to {CODE_MAX} characters"
+    if value is not None and (not isinstance(value, str) or len(value) > CODE_MAX):
+        return f"the source's parser gave the value {value!r}; expected text of at most {CODE_MAX} characters"
+    if type(signal.occurred_on) is not date:
+        return f"the source's parser gave the date {signal.occurred_on!r}; expected a date"
+    amount = signal.amount_fen
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
+        return f"the source's parser gave the amount {amount!r}; expected whole fen"
+    return None
+
+
+def _stored_record_ids(session: Session, source: str, record_ids: list[str]) -> set[str]:
+    if not record_ids:
+        return set()
+    column = _signals.c.record_id
+    query = select(column).where(_signals.c.source == source, _any_of(session, column, record_ids))
+    return set(session.scalars(query))
+
+
+def _members_by_hash(session: Session, hashes: Collection[str]) -> dict[str, tuple[int, int]]:
+    if not hashes:
+        return {}
+    column = _members.c.id_number_hash
+    rows = session.execute(
+        select(column, _members.c.id, _members.c.household_id).where(_any_of(session, column, list(hashes)))
+    )
+    return {hashed: (member_id, household_id) for hashed, member_id, household_id in rows}
+
+
+def _any_of(session: Session, column: ColumnElement[str], values: list[str]) -> ColumnElement[bool]:
+    """``column IN (values)`` with one bound parameter however many values there are: a JSON array
+    on SQLite, an array on PostgreSQL (no parameter limits, one compiled statement)."""
+    if session.get_bind().dialect.name == "sqlite":
+        listed = select(literal_column("value")).select_from(
+            func.json_each(bindparam(None, json.dumps(values)))
+        )
+        return column.in_(listed)
+    return column == any_(bindparam(None, values, type_=ARRAY(Text)))
+
+
+# -- the bulk insert, per database -----------------------------------------------------------------
+
+_COLUMNS = (
+    "record_id",
+    "kind",
+    "id_number_hash",
+    "member_id",
+    "household_id",
+    "occurred_on",
+    "amount_fen",
+    "value",
+    "payload",
+)
+
+# PostgreSQL: one statement per batch over column arrays; its row count is exactly the rows inserted.
+_POSTGRES_INSERT = text(
+    """
+    INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id,
+                         occurred_on, amount_fen, value, payload)
+    SELECT CAST(:source AS text), CAST(:received_at AS timestamptz), r.record_id, r.kind, r.id_number_hash, r.member_id, r.household_id,
+           r.occurred_on, r.amount_fen, r.value, CAST(r.payload AS json)
+    FROM unnest(CAST(:record_id AS text[]), CAST(:kind AS text[]), CAST(:id_number_hash AS text[]),
+                CAST(:member_id AS bigint[]), CAST(:household_id AS bigint[]), CAST(:occurred_on AS date[]),
+                CAST(:amount_fen AS bigint[]), CAST(:value AS text[]), CAST(:payload AS text[]))
+         AS r(record_id, kind, id_number_hash, member_id, household_id, occurred_on, amount_fen, value, payload)
+    ON CONFLICT (source, record_id) DO NOTHING
+    """
+)
+
+# SQLite: one executemany of INSERT … ON CONFLICT DO NOTHING straight to the driver, the values converted
+# here as SQLAlchemy stores them (dates as ISO text, the rest by the columns' bind processors); the
+# driver sums the rows inserted.
+_SQLITE_INSERT = (
+    "INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id, "
+    "occurred_on, amount_fen, value, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (source, record_id) DO NOTHING"
+)
+
+
+def _writer(session: Session, source: str, received_at: datetime) -> Callable[[list[_Row]], int]:
+    """A function that inserts rows of signals and returns how many were new."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+
+        def write_postgres(rows: list[_Row]) -> int:
+            columns = dict(zip(_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
+            columns["payload"] = [json.dumps(p, ensure_ascii=False) for p in columns["payload"]]
+            parameters = {"source": source, "received_at": received_at, **columns}
+            return session.execute(_POSTGRES_INSERT, parameters).rowcount
+
+        return write_postgres
+    if dialect == "sqlite":
+        dialect_ = session.get_bind().dialect
+        stamp = _processor(dialect_, "received_at")(received_at)
+        as_json = _processor(dialect_, "payload")
+        empty = as_json({})
+
+        def write_sqlite(rows: list[_Row]) -> int:
+            rows.sort(key=itemgetter(2))  # by identity hash: its index is updated page after page
+            parameters = [
+                (source, stamp, *r[:5], r[5].isoformat(), r[6], r[7], as_json(r[8]) if r[8] else empty)
+                for r in rows
+            ]
+            return session.connection().exec_driver_sql(_SQLITE_INSERT, parameters).rowcount
+
+        return write_sqlite
+    raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {dialect}")
+
+
+@contextmanager
+def _page_cache(session: Session, kib: int = 65_536) -> Iterator[None]:
+    """On SQLite, a page cache of at least ``kib`` KiB for this connection while ingesting (the signal
+    indexes outgrow the 2 MiB default), then the connection's own setting again."""
+    if session.get_bind().dialect.name != "sqlite":
+        yield
+        return
+    connection = session.connection()
+    before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
+    page = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
+    if (before * page // 1024 if before > 0 else -before) >= kib:
+        yield
+        return
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{int(kib)}")
+    try:
+        yield
+    finally:
+        connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
+
+
+def _processor(dialect: Any, column: str) -> Callable[[Any], Any]:
+    """How SQLAlchemy would convert a Python value of ``column`` for this database."""
+    convert = _signals.c[column].type.dialect_impl(dialect).bind_processor(dialect)
+    return convert or (lambda value: value)
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+
+
+def _batches(records: Iterable[Any], size: int) -> Iterator[Sequence[Any]]:
+    if isinstance(records, Sequence):
+        for start in range(0, len(records), size):
+            yield records[start : start + size]
+        return
+    iterator = iter(records)
+    while batch := list(islice(iterator, size)):
+        yield batch
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, list | tuple):
+        return "a list"
+    return "null" if value is None else type(value).__name__

@@ -1,0 +1,276 @@
+"""Sweep and ingest at scale on SQLite: 1,000,000 synthetic households by default.
+
+Run with ``SAFETYNET_BENCH_HOUSEHOLDS=1000000 uv run pytest tests/benchmarks/test_sweep_benchmark.py -m benchmark -s``
+(the size defaults to 1,000,000; not part of the default test run). In one run:
+
+1. ``write_dataset`` (what ``safetynet generate`` runs) writes households.jsonl and the seven feeds;
+2. the households are bulk-loaded (``safetynet.store.bulk.load_households``) into a fresh SQLite file;
+3. the seven feeds go through the ingest, chunk by chunk as ``safetynet ingest`` does → records/s;
+4. the bare read: the sweep's columns read with the very queries the sweep issues — the same id-range
+   batches (the next ``batch_size`` household ids, then ``load_batch`` over their range), fetched into
+   NumPy, without any rule — run twice, the faster counts;
+5. the sweep (``run_sweep``), whose time is compared with the bare read;
+6. peak memory: the largest resident set of this process and of the bulk-load producer process
+   (``getrusage``), after each step.
+
+It prints one table and writes it to the "Sweep and ingest" section of docs/benchmarks.md (other
+sections are left as they are). Targets (2 cores): sweep ≤ 60 s and ≤ 3× the bare read, ingest ≥ 50,000
+records/s, peak memory ≤ 3 GB; the table says which are met. The machine's load average is recorded
+too, since other work on the machine slows every figure.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import re
+import resource
+import sqlite3
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from safetynet.cli import synthetic_areas
+from safetynet.runtime import Runtime
+from safetynet.settings import Settings
+from safetynet.store.bulk import load_households
+from safetynet.store.columns import household_filter, load_batch
+from safetynet.store.load_command import read_lines
+from safetynet.store.migrate import upgrade
+from safetynet.store.models import Household
+from safetynet.synthetic import SOURCES, write_dataset
+
+pytestmark = pytest.mark.benchmark
+
+HOUSEHOLDS = int(os.environ.get("SAFETYNET_BENCH_HOUSEHOLDS", "1000000"))
+SWEEP_BATCH = 20_000
+INGEST_CHUNK = 50_000  # records per transaction, as `safetynet ingest` does
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+SECTION = "Sweep and ingest"
+INTRO = (
+    "# Benchmarks\n\n"
+    "Figures measured on the project's development machine, each with the command that produced it.\n"
+    "Each section is written by its own benchmark; re-running one replaces only its section.\n"
+)
+
+
+@dataclass
+class Figures:
+    rows: list[tuple[str, str]] = field(default_factory=list)
+    targets: list[tuple[str, str, str]] = field(default_factory=list)  # what, measured, met?
+
+    def add(self, name: str, value: str) -> None:
+        self.rows.append((name, value))
+        print(f"  {name}: {value}", flush=True)
+
+
+def _peak_mb() -> tuple[float, float]:
+    """Peak resident memory (MB) of this process and of its largest finished child (the producer)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return own / scale, children / scale
+
+
+def _memory_gb() -> str:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            kib = int(next(line for line in meminfo if line.startswith("MemTotal")).split()[1])
+        return f"{kib / 1024 / 1024:.1f} GB"
+    except (OSError, StopIteration):
+        return "unknown"
+
+
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"{one:.1f} (5 min: {five:.1f})"
+
+
+def _optional(module: str, name: str):  # type: ignore[no-untyped-def]
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as exc:
+        print(f"\n  {module}.{name} is not available ({exc}); skipping that part", flush=True)
+        return None
+
+
+def _bare_read(runtime: Runtime, as_of) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+    """The sweep's reads without the sweep: its id pages, then load_batch over each page's id range."""
+    started = time.perf_counter()
+    after, households = 0, 0
+    while True:
+
+        def read(session, after=after):  # type: ignore[no-untyped-def]
+            ids = session.scalars(
+                select(Household.id).where(Household.id > after).order_by(Household.id).limit(SWEEP_BATCH)
+            ).all()
+            if not ids:
+                return None, 0
+            batch = load_batch(session, as_of, household_filter(id_range=(ids[0], ids[-1])))
+            return ids[-1], len(batch)
+
+        last, n = runtime.database.run(read)
+        if last is None:
+            return time.perf_counter() - started, households
+        after, households = last, households + n
+
+
+def _ingest(runtime: Runtime, paths: dict[str, Path]) -> tuple[float, int, int] | None:
+    ingest = _optional("safetynet.monitoring.ingest", "ingest")
+    read_records = _optional("safetynet.monitoring.ingest", "read_records")
+    link_unmatched = _optional("safetynet.monitoring.ingest", "link_unmatched")
+    if ingest is None or read_records is None:
+        return None
+    received_at = datetime.now(UTC)
+    records = accepted = 0
+    started = time.perf_counter()
+    for source in SOURCES:
+        for chunk in read_records(paths[source], INGEST_CHUNK):
+            result = runtime.database.run(
+                lambda s, chunk=chunk, source=source, first=records: ingest(
+                    s, runtime.catalogue, runtime.vault, source, chunk, received_at=received_at,
+                    start_index=first, link=False,
+                )
+            )  # fmt: skip
+            records += result.records
+            accepted += result.accepted
+    if link_unmatched is not None:
+        runtime.database.run(link_unmatched)
+    return time.perf_counter() - started, records, accepted
+
+
+def _write_section(body: str) -> None:
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else INTRO
+    section = f"## {SECTION}\n\n{body.rstrip()}\n"
+    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text, encoding="utf-8")
+
+
+def test_sweep_and_ingest_benchmark(tmp_path_factory):
+    work = tmp_path_factory.mktemp("sweep-benchmark")
+    runtime = Runtime.start(
+        Settings(database_url=f"sqlite:///{work}/benchmark.db", secret_key="benchmark-secret")
+    )
+    upgrade(runtime.database)
+    runtime.sync_localities()
+    today = runtime.today()
+    figures = Figures()
+    load_at_start = _load()
+    print(
+        f"\nsweep and ingest benchmark: {HOUSEHOLDS:,} households on SQLite {sqlite3.sqlite_version}",
+        flush=True,
+    )
+
+    started = time.perf_counter()
+    dataset = write_dataset(work / "data", HOUSEHOLDS, synthetic_areas(runtime, today), seed=0, as_of=today)
+    elapsed = time.perf_counter() - started
+    feed_records = sum(dataset.records.values())
+    figures.add(
+        "generate (write_dataset)",
+        f"{elapsed:.1f} s: {dataset.households:,} households, {dataset.members:,} members, "
+        f"{feed_records:,} feed records ({feed_records / dataset.members:.1%} of members)",
+    )
+
+    started = time.perf_counter()
+    summary = load_households(
+        runtime.database,
+        runtime.vault,
+        read_lines(dataset.paths["households"]),
+        today=today,
+        localities=runtime.localities,
+    )
+    elapsed = time.perf_counter() - started
+    assert summary.households == HOUSEHOLDS and summary.skipped == 0, summary.rejected[:3]
+    load_rate = HOUSEHOLDS / elapsed
+    figures.add(
+        "bulk load (load_households)",
+        f"{elapsed:.1f} s = {load_rate:,.0f} households/s ({summary.members:,} members, {summary.incomes:,} "
+        f"incomes, {summary.assets:,} assets, {summary.rigid_expenses:,} rigid expenses)",
+    )
+    figures.targets.append(
+        ("bulk load ≥ 20,000 households/s", f"{load_rate:,.0f}/s", _met(load_rate >= 20_000))
+    )
+
+    ingested = _ingest(runtime, dataset.paths)
+    if ingested is not None:
+        elapsed, records, accepted = ingested
+        rate = records / elapsed
+        figures.add(
+            "ingest (7 feeds)",
+            f"{elapsed:.1f} s = {rate:,.0f} records/s ({records:,} records, {accepted:,} stored)",
+        )
+        figures.targets.append(("ingest ≥ 50,000 records/s", f"{rate:,.0f}/s", _met(rate >= 50_000)))
+    else:
+        figures.add("ingest (7 feeds)", "skipped: safetynet.monitoring.ingest is not available")
+
+    reads = [_bare_read(runtime, today) for _ in range(2)]
+    assert all(n == HOUSEHOLDS for _, n in reads)
+    bare = min(t for t, _ in reads)
+    figures.add(
+        f"bare read (load_batch, {SWEEP_BATCH:,} per batch)",
+        f"{bare:.1f} s (runs: {', '.join(f'{t:.1f} s' for t, _ in reads)})",
+    )
+
+    run_sweep = _optional("safetynet.monitoring.sweep", "run_sweep")
+    if run_sweep is not None:
+        started = time.perf_counter()
+        result = run_sweep(runtime, today, batch_size=SWEEP_BATCH)
+        sweep = time.perf_counter() - started
+        assert result.households == HOUSEHOLDS
+        figures.add(
+            "sweep (run_sweep, first)",
+            f"{sweep:.1f} s = {sweep / bare:.2f}× the bare read ({result.assessments_changed:,} assessment rows, "
+            f"{result.warnings_raised:,} warnings, {result.categories_changed:,} category changes written)",
+        )
+        figures.targets.append(("sweep ≤ 60 s", f"{sweep:.1f} s", _met(sweep <= 60)))
+        figures.targets.append(("sweep ≤ 3× the bare read", f"{sweep / bare:.2f}×", _met(sweep <= 3 * bare)))
+    else:
+        figures.add("sweep (run_sweep)", "skipped: safetynet.monitoring.sweep is not available")
+
+    own, producer = _peak_mb()
+    figures.add(
+        "peak memory (max RSS)", f"{own:,.0f} MB this process, {producer:,.0f} MB the load's producer process"
+    )
+    figures.targets.append(
+        ("peak memory ≤ 3 GB", f"{max(own, producer) / 1024:.2f} GB", _met(max(own, producer) <= 3072))
+    )
+
+    body = _report(figures, load_at_start)
+    print("\n" + body, flush=True)
+    _write_section(body)
+    runtime.database.engine.dispose()
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _report(figures: Figures, load_at_start: str) -> str:
+    command = f"SAFETYNET_BENCH_HOUSEHOLDS={HOUSEHOLDS} uv run pytest tests/benchmarks/test_sweep_benchmark.py -m benchmark -s"
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} cores, {_memory_gb()} memory "
+        f"({platform.system()} {platform.machine()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}); load average at the start {load_at_start}, at the end {_load()}.",
+        "",
+        f"Command: `{command}`",
+        "",
+        "| step | figure |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in figures.rows),
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+        *(f"| {name} | {value} | {ok} |" for name, value, ok in figures.targets),
+    ]
+    return "\n".join(lines)
