@@ -294,9 +294,8 @@ async def test_records_link_to_registered_members_and_unknown_people_are_kept(ru
     assert rows["ED-3"].household_id == household_id
     assert (rows["ED-2"].member_id, rows["ED-2"].household_id) == (None, None)  # kept, unmatched
 
-    # The stranger registers later: link_unmatched links the signal kept for them.
+    # The stranger registers later: registering links the signal kept for them ("policy finds the person").
     later = await register(gql, admin_key, members=[{**person(), "idNumber": stranger}])
-    runtime.database.run(lambda s: link_unmatched(s))
     linked = runtime.database.run(lambda s: s.scalar(select(SignalRow).where(SignalRow.record_id == "ED-2")))
     assert linked.household_id == decode(later["id"])[1]
     assert linked.member_id == decode(later["members"][0]["id"])[1]
@@ -331,8 +330,8 @@ def test_link_unmatched_links_people_registered_since_and_counts_them(runtime):
 
     member_id, household_id = runtime.database.run(add_member)
     # Limited to some people (e.g. a household just registered): only theirs are looked at.
-    assert runtime.database.run(lambda s: link_unmatched(s, runtime.vault, id_numbers=[unknown])) == 0
-    assert runtime.database.run(lambda s: link_unmatched(s, runtime.vault, id_numbers=[known.lower()])) == 1
+    assert runtime.database.run(lambda s: link_unmatched(s, hashes=[runtime.vault.lookup_hash(unknown)])) == 0
+    assert runtime.database.run(lambda s: link_unmatched(s, hashes=[runtime.vault.lookup_hash(known.lower())])) == 1
     assert runtime.database.run(lambda s: link_unmatched(s)) == 0  # nothing left that can be linked
     rows = {r.record_id: r for r in stored(runtime)}
     assert (rows["DF-1"].member_id, rows["DF-1"].household_id) == (member_id, household_id)
@@ -343,8 +342,6 @@ def test_link_unmatched_links_people_registered_since_and_counts_them(runtime):
     )
     again = run_ingest(runtime, "public_security", [record("public_security", "PS-1", unknown)])
     assert (again.accepted, again.linked) == (1, 1)
-    with pytest.raises(TypeError, match="needs the vault"):
-        runtime.database.run(lambda s: link_unmatched(s, id_numbers=[known]))
 
 
 def test_an_unknown_source_is_an_error_listing_the_known_ones(runtime):

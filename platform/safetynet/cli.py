@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 from sqlalchemy import exc as sa_exc
 
+from safetynet.cli_monitoring import ingest
+from safetynet.monitoring.sweep_command import sweep
 from safetynet.plugins import PluginLoadError
 from safetynet.principals import KeyError_
 from safetynet.rules import LocalityCodeError, PackError, ParameterError
@@ -606,6 +608,10 @@ def demo(ctx: click.Context, count: int, host: str, port: int, no_serve: bool) -
     click.echo()
     if not no_serve:
         _serve(runtime, host, port)
+
+
+cli.add_command(sweep)
+cli.add_command(ingest)
 
 
 def main() -> None:

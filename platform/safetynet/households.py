@@ -32,6 +32,7 @@ from safetynet.model import (
     UrbanRural,
     yuan_to_fen,
 )
+from safetynet.monitoring.ingest import link_unmatched
 from safetynet.principals import Principal
 from safetynet.rules import LocalityCodeError, LocalityRegistry, is_within
 from safetynet.rules.batch import SELF_CARE_INDICATORS
@@ -188,6 +189,7 @@ def register_household(
         )
     _add_assets(session, household.id, assets, expenses, today)
     session.flush()
+    link_unmatched(session, hashes=[m["id_number_hash"] for m in members])  # "policy finds the person"
     return household
 
 

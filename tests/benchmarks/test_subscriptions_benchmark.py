@@ -13,6 +13,9 @@ client reads the event. Loss is any (subscriber, need) pair that never arrived. 
 written straight to the log (so the server holds none of them in memory and must read them all back),
 and one subscriber (an asyncio websocket client) reconnects with the cursor from before them: the time
 is from its subscribe message to the 10,000th event, each checked to arrive once and in order.
+
+It prints a table and writes it to the "Subscriptions" section of docs/benchmarks.md (other sections are
+left as they are), with the load average: server, clients and other work share the machine's cores.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import asyncio
 import itertools
 import json
 import os
+import platform
+import re
 import subprocess
 import sys
 import time
@@ -87,6 +92,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def test_subscriptions_benchmark(database_url, tmp_path):
+    load_at_start = os.getloadavg()
     charities = write_charities(tmp_path)
     os.environ["SAFETYNET_CHARITIES"] = str(charities)
     runtime = Runtime.start(Settings(database_url=database_url, secret_key="bench-secret"))
@@ -188,29 +194,41 @@ def test_subscriptions_benchmark(database_url, tmp_path):
         os.environ.pop("SAFETYNET_CHARITIES", None)
 
     backend = "PostgreSQL" if database_url.startswith("postgresql") else "SQLite"
-    print()
-    print(
-        f"Subscriptions benchmark ({backend}, one server process, {SUBSCRIBERS} subscribers, "
-        f"{CLIENT_PROCESSES} client processes, {os.cpu_count()} CPUs)"
-    )
-    print(
-        f"  {NEEDS} needs published in {publishing:.2f} s ({NEEDS / publishing:.0f}/s), "
-        f"{len(latencies)} deliveries"
-    )
-    print(
-        f"  publish-to-delivery latency: p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
-        f"max {max(latencies) * 1000:.0f} ms"
-    )
-    print(f"  lost: {lost}, duplicates: {duplicates}, out of order: {out_of_order}")
-    print(
-        f"  server CPU for publishing and delivering: {fan_out_cpu:.2f} s "
-        f"({fan_out_cpu / len(latencies) * 1e6:.0f} µs per delivery)"
-    )
-    print(
-        f"  replay of {MISSED} missed events to one reconnecting subscriber: {replay:.2f} s "
-        f"({MISSED / replay:.0f} events/s; server CPU {replay_cpu:.2f} s)"
-    )
-    print(f"  load average while running: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    load_at_end = os.getloadavg()
+    rows = [
+        (
+            "setup",
+            f"{backend}; one server process, in-process broadcast; {SUBSCRIBERS:,} websocket subscribers "
+            f"held by {CLIENT_PROCESSES} client processes on loopback",
+        ),
+        (
+            "publishing",
+            f"{NEEDS} needs one after another in {publishing:.1f} s ({NEEDS / publishing:.1f}/s), "
+            f"{len(latencies):,} deliveries",
+        ),
+        (
+            "publish-to-delivery latency",
+            f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms",
+        ),
+        ("loss", f"{lost} lost, {duplicates} duplicates, {out_of_order} out of order"),
+        (
+            "server CPU, publishing and delivering",
+            f"{fan_out_cpu:.1f} s = {fan_out_cpu / len(latencies) * 1e6:.0f} µs per delivery",
+        ),
+        (
+            "replay of 10,000 missed events",
+            f"{replay:.2f} s = {MISSED / replay:,.0f} events/s to one reconnecting "
+            f"subscriber (server CPU {replay_cpu:.2f} s)",
+        ),
+    ]
+    targets = [
+        ("p99 ≤ 1 s", f"{p99 * 1000:.0f} ms", _met(p99 <= 1.0)),
+        ("zero loss", f"{lost + duplicates + out_of_order}", _met(lost + duplicates + out_of_order == 0)),
+        ("replay ≤ 2 s", f"{replay:.2f} s", _met(replay <= 2.0)),
+    ]
+    body = _report(rows, targets, load_at_start, load_at_end)
+    print("\n" + body, flush=True)
+    _write_section(body)
     assert lost == 0 and duplicates == 0 and out_of_order == 0
     assert len(latencies) == SUBSCRIBERS * NEEDS
 
@@ -218,6 +236,59 @@ def test_subscriptions_benchmark(database_url, tmp_path):
 _PUBLISH = """mutation($input: PublishNeedInput!) {
   publishNeed(input: $input) { needListing { id } userErrors { code } } }"""
 _REPLAY = "subscription($after: String) { needListings(after: $after) { cursor kind listing { id } } }"
+
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "benchmarks.md"
+SECTION = "Subscriptions"
+COMMAND = "uv run pytest -m benchmark tests/benchmarks/test_subscriptions_benchmark.py -s"
+INTRO = (
+    "# Benchmarks\n\n"
+    "Figures measured on the project's development machine, each with the command that produced it.\n"
+    "Each section is written by its own benchmark; re-running one replaces only its section.\n"
+)
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _report(
+    rows: list[tuple[str, str]],
+    targets: list[tuple[str, str, str]],
+    load_at_start: tuple[float, float, float],
+    load_at_end: tuple[float, float, float],
+) -> str:
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    machine = f"{os.cpu_count()} cores ({platform.system()} {platform.machine()}, Python {platform.python_version()})"
+    lines = [
+        f"Measured {when} on {machine}; load average at the start {load_at_start[0]:.1f} "
+        f"(5 min: {load_at_start[1]:.1f}), at the end {load_at_end[0]:.1f} (5 min: {load_at_end[1]:.1f}). "
+        "Server, clients and any other work share the cores, so a busy machine slows every figure; "
+        "the server's own CPU time is given too.",
+        "",
+        f"Command: `{COMMAND}` (SQLite; set `SAFETYNET_TEST_DATABASE_URL=postgresql://…` for PostgreSQL)",
+        "",
+        "| step | figure |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in rows),
+        "",
+        "| target | measured | |",
+        "| --- | --- | --- |",
+        *(f"| {what} | {measured} | {met} |" for what, measured, met in targets),
+    ]
+    return "\n".join(lines)
+
+
+def _write_section(body: str) -> None:
+    text = DOCS.read_text(encoding="utf-8") if DOCS.exists() else INTRO
+    section = f"## {SECTION}\n\n{body.rstrip()}\n"
+    pattern = re.compile(rf"^## {re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    DOCS.parent.mkdir(parents=True, exist_ok=True)
+    DOCS.write_text(text, encoding="utf-8")
 
 
 async def _replay(url: str, key: str, after: str) -> tuple[float, list[int]]:

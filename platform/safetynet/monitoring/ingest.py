@@ -136,12 +136,10 @@ def ingest(
     return total
 
 
-def link_unmatched(
-    session: Session, vault: IdentityVault | None = None, *, id_numbers: Iterable[str] | None = None
-) -> int:
+def link_unmatched(session: Session, *, hashes: Iterable[str] | None = None) -> int:
     """Link unmatched signals to the members registered since with their identity number; returns how many.
 
-    With ``id_numbers`` (e.g. the members of a household just registered; needs ``vault``) only those
+    With ``hashes`` (the keyed hashes of, e.g., the members of a household just registered) only those
     people's signals are looked at, otherwise all unmatched signals are.
     """
     person = _members.c.id_number_hash == _signals.c.id_number_hash
@@ -156,14 +154,12 @@ def link_unmatched(
             household_id=select(_members.c.household_id).where(person).scalar_subquery(),
         )
     )
-    if id_numbers is None:
+    if hashes is None:
         return session.execute(statement).rowcount
-    if vault is None:
-        raise TypeError("link_unmatched needs the vault to hash id_numbers")
-    hashes = sorted({vault.lookup_hash(number) for number in id_numbers})
-    if not hashes:
+    wanted = sorted(set(hashes))
+    if not wanted:
         return 0
-    return session.execute(statement.where(_any_of(session, _signals.c.id_number_hash, hashes))).rowcount
+    return session.execute(statement.where(_any_of(session, _signals.c.id_number_hash, wanted))).rowcount
 
 
 # -- one batch -------------------------------------------------------------------------------------

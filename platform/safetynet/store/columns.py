@@ -87,7 +87,27 @@ def _positions(ids: np.ndarray, household_ids: np.ndarray) -> tuple[np.ndarray, 
 
 
 def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[tuple[Any, ...]]:
+    """Rows → one tuple per column (``zip`` in C; NumPy fed the rows themselves would probe each row
+    object for array interfaces, which costs more than the query)."""
     return list(zip(*rows, strict=True)) if rows else [()] * width
+
+
+def _fetch(connection: Any, statement: Any) -> list[tuple[Any, ...]]:
+    """The statement's rows as the driver returns them (plain tuples; the columns read here need no
+    SQLAlchemy result processing: integers, text, and dates the loader converts itself)."""
+    result = connection.execute(statement)
+    try:
+        return result.cursor.fetchall()
+    finally:
+        result.close()
+
+
+def _int_table(columns: Sequence[tuple[Any, ...]], n: int) -> np.ndarray:
+    """Integer columns → an ``n`` × ``len(columns)`` int64 array."""
+    table = np.empty((n, len(columns)), dtype=np.int64)
+    for j, column in enumerate(columns):
+        table[:, j] = column
+    return table
 
 
 def ages_on(birth_dates: np.ndarray, day: date) -> np.ndarray:
@@ -112,11 +132,12 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
     columns without a Python loop over them.
     """
     connection = session.connection()
-    rows = connection.execute(
+    rows = _fetch(
+        connection,
         select(Household.id, Household.locality_code, type_coerce(Household.residence, String))
         .where(where)
         .order_by(Household.id)
-    ).all()
+    )
     h = len(rows)
     cols = _columns(rows, 3)
     ids = np.array(cols[0], dtype=np.int64)
@@ -131,7 +152,8 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         def in_batch(column: Any) -> ColumnElement[bool]:
             return column.in_(subquery)
 
-    members = connection.execute(
+    members = _fetch(
+        connection,
         select(
             Member.household_id,
             Member.id,
@@ -148,9 +170,10 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         .where(in_batch(Member.household_id))
         .where(or_(Member.deceased_on.is_(None), Member.deceased_on > as_of))
         .order_by(Member.household_id, Member.id)
-    ).all()
-    numbers = np.array([r[:10] for r in members], dtype=np.int64).reshape(len(members), 10)
-    births = _days([r[10] for r in members])
+    )
+    member_cols = _columns(members, 11)
+    numbers = _int_table(member_cols[:10], len(members))
+    births = _days(member_cols[10])
     keep, household_index = _positions(ids, numbers[:, 0])
     if not keep.all():
         numbers, births, household_index = numbers[keep], births[keep], household_index[keep]
@@ -161,7 +184,8 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
     # Incomes in force: per (household, member) the total, the earned part and the latest start, summed
     # per living member of the batch and maxed per household (the household's last income change).
     earned = [k.name for k in EARNED_INCOME]
-    incomes = connection.execute(
+    incomes = _fetch(
+        connection,
         select(
             Income.household_id,
             Income.member_id,
@@ -174,9 +198,10 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         .where(in_batch(Income.household_id))
         .where(_in_force(Income.valid_from, Income.valid_to, as_of))
         .group_by(Income.household_id, Income.member_id)
-    ).all()
-    income = np.array([r[:4] for r in incomes], dtype=np.int64).reshape(len(incomes), 4)
-    changed = _days([r[4] for r in incomes])
+    )
+    income_cols = _columns(incomes, 5)
+    income = _int_table(income_cols[:4], len(incomes))
+    changed = _days(income_cols[4])
     in_households, income_household = _positions(ids, income[:, 0])
     income_total = np.zeros(len(member_ids), dtype=np.int64)
     income_earned = np.zeros(len(member_ids), dtype=np.int64)
@@ -214,13 +239,14 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         (Asset, Asset.value_fen, batch.assets_fen, AssetKind),
         (RigidExpense, RigidExpense.annual_amount_fen, batch.rigid_expense_annual_fen, ExpenseKind),
     ):
-        sums = connection.execute(
+        sums = _fetch(
+            connection,
             select(model.household_id, _code(model.kind, enum), func.sum(amount))
             .where(in_batch(model.household_id))
             .where(_in_force(model.valid_from, model.valid_to, as_of))
             .group_by(model.household_id, model.kind)
-        ).all()
-        table = np.array(sums, dtype=np.int64).reshape(len(sums), 3)
+        )
+        table = _int_table(_columns(sums, 3), len(sums))
         inside, index = _positions(ids, table[:, 0])
         table, index = table[inside], index[inside]
         kinds = _checked(table[:, 1], enum)
@@ -231,7 +257,8 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
             column = target.setdefault(members_of_enum[code], np.zeros(h, dtype=np.int64))
             column[index[rows_of_kind]] = table[rows_of_kind, 2]
 
-    aid = connection.execute(
+    aid = _fetch(
+        connection,
         select(
             AidRecord.household_id,
             AidRecord.aid_type_code,
@@ -240,7 +267,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         .where(in_batch(AidRecord.household_id))
         .where(_in_force(AidRecord.started_on, AidRecord.ended_on, as_of))
         .group_by(AidRecord.household_id, AidRecord.aid_type_code)
-    ).all()
+    )
     if aid:
         aid_cols = _columns(aid, 3)
         inside, index = _positions(ids, np.array(aid_cols[0], dtype=np.int64))
@@ -262,7 +289,8 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
 
 
 def _signals(connection: Any, in_batch: Any, ids: np.ndarray, as_of: date) -> SignalColumns:
-    rows = connection.execute(
+    rows = _fetch(
+        connection,
         select(
             SignalRow.household_id,
             func.coalesce(SignalRow.member_id, 0),
@@ -275,7 +303,7 @@ def _signals(connection: Any, in_batch: Any, ids: np.ndarray, as_of: date) -> Si
         .where(in_batch(SignalRow.household_id))
         .where(SignalRow.occurred_on <= as_of, SignalRow.occurred_on > as_of - timedelta(days=SIGNAL_LOOKBACK_DAYS))
         .order_by(SignalRow.household_id, SignalRow.id)
-    ).all()
+    )
     if not rows:
         return SignalColumns.empty()
     cols = _columns(rows, 7)
