@@ -28,7 +28,7 @@ ALL_ABLE = dict.fromkeys(
 )
 
 HOUSEHOLD = """query($id: ID!) { household(id: $id) {
-  id localityCode residence address version perCapitaMonthlyIncome categories
+  id localityCode residence address version perCapitaMonthlyIncome categories circle
   members { id name idNumberMasked idNumber birthDate age sex relation disability illness
             laborCapacity employment educationStage selfCare }
   assessments { aidType { code } eligible monthlyAmount oneOffAmount reasons { code message } }
@@ -176,6 +176,7 @@ async def test_registered_household_reads_back_every_field(gql, admin_key):
     dibao = next(a for a in h["assessments"] if a["aidType"]["code"] == "dibao")
     assert dibao["eligible"] is True  # 900.00 a head is below Tianjin's standard of 1010.00
     assert "DIBAO" in h["categories"]
+    assert h["circle"] == "COVERED"  # a dibao household is in the first of Changning's four circles
 
     today = date.today()
     first, second = h["members"]

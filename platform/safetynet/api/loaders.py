@@ -12,10 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 from strawberry.dataloader import DataLoader
 
-from safetynet.assessments import assess_batch
+from safetynet.assessments import assess_batch, categories_of
+from safetynet.circles import Circle, circle_of
+from safetynet.model import LowIncomeCategory
 from safetynet.rules import Assessment, HouseholdBatch
 from safetynet.store.columns import household_filter, load_batch
-from safetynet.store.models import AidRecord, Member, Visit, Warning
+from safetynet.store.models import AidRecord, Member, SignalRow, Visit, Warning
 
 from .context import Context
 
@@ -75,5 +77,89 @@ def assessed(ctx: Context) -> DataLoader[tuple[int, date], Assessed | None]:
             for i, household_id in enumerate(batch.household_id.tolist()):
                 found[(household_id, day)] = Assessed(batch, results, i)
         return [found.get(key) for key in keys]
+
+    return DataLoader(load_fn=load)
+
+
+#: The rural-revitalisation data source and its events (防止返贫监测: imported, never re-assessed).
+WATCH_SOURCE = "rural_revitalization"
+WATCH_KINDS = ("WATCH_START", "WATCH_END")
+
+
+def return_poverty_watch(ctx: Context) -> DataLoader[int, bool]:
+    """Per household id: is any member's latest rural_revitalization signal WATCH_START (over all time)?"""
+
+    async def load(household_ids: Sequence[int]) -> list[bool]:
+        today = ctx.runtime.today()
+
+        def work(session: Session) -> list[bool]:
+            latest: dict[tuple[int, str], str] = {}
+            for household_id, person, kind in session.execute(
+                select(SignalRow.household_id, SignalRow.id_number_hash, SignalRow.kind)
+                .where(
+                    SignalRow.household_id.in_(list(household_ids)),
+                    SignalRow.source == WATCH_SOURCE,
+                    SignalRow.kind.in_(WATCH_KINDS),
+                    SignalRow.occurred_on <= today,
+                )
+                .order_by(SignalRow.occurred_on, SignalRow.id)  # later signals overwrite earlier ones
+            ):
+                latest[(household_id, person)] = kind
+            watched = {h for (h, _), kind in latest.items() if kind == "WATCH_START"}
+            return [h in watched for h in household_ids]
+
+        return await ctx.read(work)
+
+    return DataLoader(load_fn=load)
+
+
+async def current_categories(ctx: Context, household_ids: Sequence[int]) -> list[list[LowIncomeCategory]]:
+    """Household.categories for many households: the sweep's record (live assessment if never swept),
+    plus RETURN_POVERTY_WATCH from the rural-revitalisation signals. Batched through the loaders."""
+    from .warnings import swept_categories
+
+    ids = list(household_ids)
+    swept = await ctx.loader("swept_categories", swept_categories).load_many(ids)
+    watched = await ctx.loader("return_poverty_watch", return_poverty_watch).load_many(ids)
+    live_ids = [h for h, s in zip(ids, swept, strict=True) if s is None]
+    today = ctx.runtime.today()
+    live = await ctx.loader("assessed", assessed).load_many([(h, today) for h in live_ids])
+    live_by_id = dict(zip(live_ids, live, strict=True))
+    out = []
+    for h, s, w in zip(ids, swept, watched, strict=True):
+        if s is not None:
+            found = set(s)
+        else:
+            a = live_by_id[h]
+            found = set(categories_of(ctx.runtime.catalogue, a.results, a.index)) if a is not None else set()
+        found.discard(LowIncomeCategory.RETURN_POVERTY_WATCH)  # decided by rural revitalisation only
+        if w:
+            found.add(LowIncomeCategory.RETURN_POVERTY_WATCH)
+        out.append([c for c in LowIncomeCategory if c in found])
+    return out
+
+
+def categories(ctx: Context) -> DataLoader[int, list[LowIncomeCategory]]:
+    """Household.categories by household id (see :func:`current_categories`)."""
+
+    async def load(household_ids: Sequence[int]) -> list[list[LowIncomeCategory]]:
+        return await current_categories(ctx, household_ids)
+
+    return DataLoader(load_fn=load)
+
+
+def circles(ctx: Context) -> DataLoader[int, Circle | None]:
+    """Household.circle by household id: the categories and the aid chain of a whole page, then
+    :func:`safetynet.circles.circle_of` per household."""
+
+    async def load(household_ids: Sequence[int]) -> list[Circle | None]:
+        ids = list(household_ids)
+        found = await ctx.loader("categories", categories).load_many(ids)
+        chains = await ctx.loader("aid_chain", aid_chain).load_many(ids)
+        today = ctx.runtime.today()
+        return [
+            circle_of(ctx.runtime.catalogue, cats, chain, today)
+            for cats, chain in zip(found, chains, strict=True)
+        ]
 
     return DataLoader(load_fn=load)

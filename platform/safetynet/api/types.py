@@ -8,8 +8,7 @@ from typing import Any, Generic, NewType, TypeVar
 import strawberry
 from strawberry.types import Info
 
-from safetynet import model
-from safetynet.assessments import categories_of
+from safetynet import circles, model
 from safetynet.model import format_yuan
 from safetynet.rules import level_of, self_care_level
 from safetynet.store import models as rows
@@ -56,6 +55,7 @@ AssetKind = strawberry.enum(model.AssetKind)
 ExpenseKind = strawberry.enum(model.ExpenseKind)
 LocalityLevel = strawberry.enum(model.LocalityLevel)
 PartnerKind = strawberry.enum(model.PartnerKind)
+Circle = strawberry.enum(circles.Circle)
 
 # -- Relay plumbing ---------------------------------------------------------------------------------
 
@@ -515,16 +515,17 @@ class Household(Node):
         return money(int(found.batch.per_capita_income_fen[found.index]))
 
     @strawberry.field(
-        description="Current low-income categories: from the latest sweep, or assessed now if never swept."
+        description=(
+            "Current low-income categories: from the latest sweep, or assessed now if never swept; "
+            "RETURN_POVERTY_WATCH as imported from the rural-revitalisation department."
+        )
     )
     async def categories(self, info: Info[Context, None]) -> list[LowIncomeCategory]:
-        from .warnings import swept_categories  # the sweep's record; live assessment if never swept
+        return await info.context.loader("categories", loaders.categories).load(self.row.id)
 
-        swept = await info.context.loader("swept_categories", swept_categories).load(self.row.id)
-        if swept is not None:
-            return swept
-        found = await self._assessed(info, None)
-        return categories_of(info.context.runtime.catalogue, found.results, found.index)
+    @strawberry.field(description="Changning's four circles (seed 001 §2); null when in none of them.")
+    async def circle(self, info: Info[Context, None]) -> Circle | None:
+        return await info.context.loader("circles", loaders.circles).load(self.row.id)
 
     @strawberry.field(
         description="One assessment per installed aid type, under the parameters in force on asOf."
