@@ -322,3 +322,55 @@ def test_load_command(runtime, tmp_path, monkeypatch):
 
     missing = CliRunner().invoke(load, [str(tmp_path / "nope.jsonl")])
     assert missing.exit_code == 2 and "error: cannot read" in missing.output
+
+
+def _same_batch(a: Any, b: Any, path: str = "batch") -> None:
+    if isinstance(a, np.ndarray):
+        assert a.dtype == b.dtype and a.shape == b.shape, path
+        assert np.array_equal(
+            a.view(np.int64) if a.dtype.kind == "M" else a, b.view(np.int64) if b.dtype.kind == "M" else b
+        ), path
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys(), path
+        for key in a:
+            _same_batch(a[key], b[key], f"{path}[{key}]")
+    elif hasattr(a, "__dataclass_fields__"):
+        for name in a.__dataclass_fields__:
+            _same_batch(getattr(a, name), getattr(b, name), f"{path}.{name}")
+    else:
+        assert a == b, path
+
+
+def test_load_batch_reads_an_id_range_and_a_list_of_ids_alike(runtime):
+    """A dense batch is read by id range (rows of other households dropped), a sparse one by subquery:
+    either way each household gets exactly the rows it gets in a batch of all households."""
+    records = _synthetic(runtime, 120, seed=12)
+    load_households(runtime.database, runtime.vault, records, today=runtime.today(), parallel=False)
+    ids = runtime.database.run(lambda s: s.scalars(select(Household.id).order_by(Household.id)).all())
+    today = runtime.today()
+    every = runtime.database.run(lambda s: load_batch(s, today, household_filter()))
+    _same_batch(
+        runtime.database.run(lambda s: load_batch(s, today, household_filter(id_range=(ids[0], ids[-1])))),
+        every,
+    )
+    for chosen in ([i for n, i in enumerate(ids) if n % 4], ids[::5], ids[7:8], []):
+        batch = runtime.database.run(
+            lambda s, c=chosen: load_batch(s, today, household_filter(household_ids=c))
+        )
+        assert batch.household_id.tolist() == chosen
+        rows = np.searchsorted(every.household_id, chosen).astype(np.int64)
+        of_chosen = np.isin(every.members.household_index, rows)
+        assert batch.members.member_id.tolist() == every.members.member_id[of_chosen].tolist()
+        assert (
+            batch.members.household_index.tolist()
+            == np.searchsorted(rows, every.members.household_index[of_chosen]).tolist()
+        )
+        for name in ("age", "relation", "monthly_income_fen", "earned_income_fen", "self_care_unable"):
+            assert (
+                getattr(batch.members, name).tolist() == getattr(every.members, name)[of_chosen].tolist()
+            ), name
+        for kind, column in every.assets_fen.items():
+            if column[rows].any():
+                assert batch.assets_fen[kind].tolist() == column[rows].tolist()
+        assert batch.income_changed_on.tolist() == every.income_changed_on[rows].tolist()
+        assert batch.locality_code.tolist() == every.locality_code[rows].tolist()

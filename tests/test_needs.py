@@ -183,8 +183,23 @@ def test_a_bad_charities_file_stops_start_up_naming_the_plugin_and_the_field(
 # -- publish, claim, fulfil ------------------------------------------------------------------------
 
 
+CIRCLE = "query($id: ID!) { household(id: $id) { circle } }"
+
+
+async def circle_field(gql: GraphQL, key: str) -> bool:
+    """Whether Household.circle exists yet (Changning's four circles come with another issue)."""
+    fields = await gql.ok('{ __type(name: "Household") { fields { name } } }', key=key)
+    return "circle" in {f["name"] for f in fields["__type"]["fields"]}
+
+
 async def test_publish_claim_fulfil_adds_to_the_aid_chain(gql, keys, runtime):
-    household = await new_household(gql, keys["civil"])
+    # Earning well above every standard: in none of the four circles until a partner helps.
+    members = [person(name="王秀英", monthlyIncomes=[{"kind": "WAGES", "monthlyAmount": "9000.00"}])]
+    household = await new_household(gql, keys["civil"], members=members)
+    circles = await circle_field(gql, keys["civil"])
+    if circles:
+        before = await gql.ok(CIRCLE, {"id": household["id"]}, key=keys["civil"])
+        assert before["household"]["circle"] is None
     published = await publish(gql, keys["civil"], household["id"])
     assert published["userErrors"] == []
     listing = published["needListing"]
@@ -267,12 +282,9 @@ async def test_publish_claim_fulfil_adds_to_the_aid_chain(gql, keys, runtime):
     )
     assert grant["grantAid"]["userErrors"][0]["code"] in ("FORBIDDEN", "NOT_FOUND")
 
-    schema_fields = await gql.ok('{ __type(name: "Household") { fields { name } } }', key=keys["civil"])
-    if "circle" in {f["name"] for f in schema_fields["__type"]["fields"]}:  # once the four circles exist
-        circle = await gql.ok(
-            "query($id: ID!) { household(id: $id) { circle } }", {"id": household["id"]}, key=keys["civil"]
-        )
-        assert circle["household"]["circle"] == "OTHER_CONCERN"
+    if circles:  # helped by a partner: the fourth circle
+        after = await gql.ok(CIRCLE, {"id": household["id"]}, key=keys["civil"])
+        assert after["household"]["circle"] == "OTHER_CONCERN"
 
     log = runtime.database.run(
         lambda s: [

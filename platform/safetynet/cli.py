@@ -25,6 +25,7 @@ from sqlalchemy import exc as sa_exc
 
 from safetynet.cli_monitoring import ingest
 from safetynet.explain_command import explain
+from safetynet.matching.commands import match
 from safetynet.monitoring.sweep_command import sweep
 from safetynet.plugins import PluginLoadError
 from safetynet.principals import KeyError_
@@ -614,6 +615,7 @@ def demo(ctx: click.Context, count: int, host: str, port: int, no_serve: bool) -
 cli.add_command(sweep)
 cli.add_command(explain)
 cli.add_command(ingest)
+cli.add_command(match)
 
 
 def main() -> None:

@@ -272,5 +272,12 @@ def _report(figures: Figures, load_at_start: str) -> str:
         "| target | measured | |",
         "| --- | --- | --- |",
         *(f"| {name} | {value} | {ok} |" for name, value, ok in figures.targets),
+        "",
+        "The bare read is the sweep's own reading: the next 20,000 household ids, then `load_batch` over "
+        "their id range (households, living members, incomes, assets, rigid expenses, aid records and "
+        "signals into NumPy columns), batch after batch, each in its own transaction, with no rule run; "
+        "the faster of two runs counts. The bulk load reads, validates and encrypts in a forked producer "
+        "process while the test process writes, so it needs both cores; a load average above 2 means "
+        "other work shared them, and every figure above is slower by about that much.",
     ]
     return "\n".join(lines)

@@ -17,11 +17,13 @@ How it is fast:
 * most records take a fast path (camelCase keys, names of enum members, ``"1234.00"`` amounts); anything
   else goes through the same :class:`~safetynet.households.Reader` checks as registration, which either
   accepts it or says what is wrong;
-* records are read, validated, encrypted and hashed in a producer thread while the calling thread writes
-  the previous batch: SQLite runs its statements without holding the GIL, so the two overlap on two cores;
+* records are read, validated, encrypted and hashed in a forked producer process while this process
+  writes the previous batch, so the two use two cores (a producer thread would not: after each statement
+  SQLite's writer waits for the GIL, up to the 5 ms switch interval). The batches come over a pipe,
+  pickled (about 2 µs per household to unpickle). Without fork, or with ``parallel=False``, in turn;
 * on SQLite, rows go in as multi-row ``INSERT … VALUES (…), (…)`` statements of up to 50 rows. Executing a
   statement evaluates the enum ``CHECK (… IN (…))`` constraints' lists once per execution, so 50 rows per
-  statement is about twice as fast as one row per execution (measured: 67,000 → 112,000 member rows/s);
+  statement is much faster than one row per execution (measured in memory: 67,000 → 112,000 member rows/s);
   the connection's page cache is raised for the load, since the identity-hash index outgrows the default;
 * ids: on SQLite the next free ids (checked in the batch's write transaction, so a concurrent writer only
   causes a retry); on PostgreSQL ids reserved from the tables' sequences.

@@ -12,7 +12,20 @@ from enum import Enum
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, String, and_, case, func, or_, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Integer,
+    String,
+    and_,
+    case,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 from safetynet.model import (
@@ -63,15 +76,23 @@ def _codes(values: Sequence[str], enum: type[Enum]) -> np.ndarray:
 def _code(column: Any, enum: type[Enum]) -> ColumnElement[int]:
     """The enum column's small-integer code (its position in the enum), computed by the database: the
     rows then carry small integers instead of text, and no Python code looks at each value."""
-    return case(
-        *((type_coerce(column, String) == member.name, i) for i, member in enumerate(enum)), else_=-1
-    )
+    return case(*((type_coerce(column, String) == member.name, i) for i, member in enumerate(enum)), else_=-1)
 
 
 def _checked(codes: np.ndarray, enum: type[Enum]) -> np.ndarray:
     if len(codes) and codes.min() < 0:
         raise KeyError(f"a stored {enum.__name__} value is not one of {', '.join(m.name for m in enum)}")
     return codes.astype(np.int8)
+
+
+def _day_number(value: Any, dialect: str) -> ColumnElement[int]:
+    """A date as days since 1970-01-01 (NumPy's ``datetime64[D]``), computed by the database, so that
+    whole rows are integers and become an array in one NumPy call."""
+    if dialect == "sqlite":
+        return cast(func.julianday(value) - 2440587.5, Integer)
+    if dialect == "postgresql":
+        return value - literal(date(1970, 1, 1), Date)
+    raise NotImplementedError(f"load_batch supports SQLite and PostgreSQL, not {dialect}")
 
 
 def _days(values: Sequence[Any]) -> np.ndarray:
@@ -102,14 +123,6 @@ def _fetch(connection: Any, statement: Any) -> list[tuple[Any, ...]]:
         result.close()
 
 
-def _int_table(columns: Sequence[tuple[Any, ...]], n: int) -> np.ndarray:
-    """Integer columns → an ``n`` × ``len(columns)`` int64 array."""
-    table = np.empty((n, len(columns)), dtype=np.int64)
-    for j, column in enumerate(columns):
-        table[:, j] = column
-    return table
-
-
 def ages_on(birth_dates: np.ndarray, day: date) -> np.ndarray:
     """Whole years of age on ``day`` for an array of ``datetime64[D]`` birth dates."""
     births = birth_dates.astype("datetime64[D]")
@@ -132,11 +145,12 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
     columns without a Python loop over them.
     """
     connection = session.connection()
+    dialect = connection.dialect.name
     rows = _fetch(
         connection,
         select(Household.id, Household.locality_code, type_coerce(Household.residence, String))
         .where(where)
-        .order_by(Household.id)
+        .order_by(Household.id),
     )
     h = len(rows)
     cols = _columns(rows, 3)
@@ -165,15 +179,14 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
             _code(Member.employment, Employment),
             _code(Member.education_stage, EducationStage),
             func.coalesce(Member.self_care_unable_mask, -1),
-            type_coerce(Member.birth_date, String),
+            _day_number(Member.birth_date, dialect),
         )
         .where(in_batch(Member.household_id))
         .where(or_(Member.deceased_on.is_(None), Member.deceased_on > as_of))
-        .order_by(Member.household_id, Member.id)
+        .order_by(Member.household_id, Member.id),
     )
-    member_cols = _columns(members, 11)
-    numbers = _int_table(member_cols[:10], len(members))
-    births = _days(member_cols[10])
+    numbers = np.array(members, dtype=np.int64).reshape(len(members), 11)
+    births = numbers[:, 10].astype("datetime64[D]")
     keep, household_index = _positions(ids, numbers[:, 0])
     if not keep.all():
         numbers, births, household_index = numbers[keep], births[keep], household_index[keep]
@@ -181,27 +194,23 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
     masks = numbers[:, 9]
     unable = np.where(masks < 0, -1, np.bitwise_count(np.maximum(masks, 0).astype(np.uint8))).astype(np.int8)
 
-    # Incomes in force: per (household, member) the total, the earned part and the latest start, summed
-    # per living member of the batch and maxed per household (the household's last income change).
+    # Incomes in force, row by row (summing in the database would sort them first): totals and earned
+    # parts summed per living member of the batch, starts maxed per household (its last income change).
     earned = [k.name for k in EARNED_INCOME]
     incomes = _fetch(
         connection,
         select(
             Income.household_id,
             Income.member_id,
-            func.sum(Income.monthly_amount_fen),
-            func.sum(
-                case((type_coerce(Income.kind, String).in_(earned), Income.monthly_amount_fen), else_=0)
-            ),
-            type_coerce(func.max(Income.valid_from), String),
+            Income.monthly_amount_fen,
+            case((type_coerce(Income.kind, String).in_(earned), Income.monthly_amount_fen), else_=0),
+            _day_number(Income.valid_from, dialect),
         )
         .where(in_batch(Income.household_id))
-        .where(_in_force(Income.valid_from, Income.valid_to, as_of))
-        .group_by(Income.household_id, Income.member_id)
+        .where(_in_force(Income.valid_from, Income.valid_to, as_of)),
     )
-    income_cols = _columns(incomes, 5)
-    income = _int_table(income_cols[:4], len(incomes))
-    changed = _days(income_cols[4])
+    income = np.array(incomes, dtype=np.int64).reshape(len(incomes), 5)
+    changed = income[:, 4].astype("datetime64[D]")
     in_households, income_household = _positions(ids, income[:, 0])
     income_total = np.zeros(len(member_ids), dtype=np.int64)
     income_earned = np.zeros(len(member_ids), dtype=np.int64)
@@ -239,23 +248,25 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         (Asset, Asset.value_fen, batch.assets_fen, AssetKind),
         (RigidExpense, RigidExpense.annual_amount_fen, batch.rigid_expense_annual_fen, ExpenseKind),
     ):
-        sums = _fetch(
+        items = _fetch(
             connection,
-            select(model.household_id, _code(model.kind, enum), func.sum(amount))
+            select(model.household_id, _code(model.kind, enum), amount)
             .where(in_batch(model.household_id))
-            .where(_in_force(model.valid_from, model.valid_to, as_of))
-            .group_by(model.household_id, model.kind)
+            .where(_in_force(model.valid_from, model.valid_to, as_of)),
         )
-        table = _int_table(_columns(sums, 3), len(sums))
+        table = np.array(items, dtype=np.int64).reshape(len(items), 3)
         inside, index = _positions(ids, table[:, 0])
         table, index = table[inside], index[inside]
         kinds = _checked(table[:, 1], enum)
         members_of_enum = list(enum)
-        _, first = np.unique(kinds, return_index=True)
-        for code in kinds[np.sort(first)]:  # in the order the rows came, as the columns were made before
+        # the columns in the order a GROUP BY household, kind would first meet them (as before)
+        by_name = np.argsort(np.argsort([m.name for m in members_of_enum]))
+        ordered = kinds[np.lexsort((by_name[kinds], index))]
+        _, first = np.unique(ordered, return_index=True)
+        for code in ordered[np.sort(first)]:
             rows_of_kind = kinds == code
             column = target.setdefault(members_of_enum[code], np.zeros(h, dtype=np.int64))
-            column[index[rows_of_kind]] = table[rows_of_kind, 2]
+            np.add.at(column, index[rows_of_kind], table[rows_of_kind, 2])
 
     aid = _fetch(
         connection,
@@ -266,7 +277,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         )
         .where(in_batch(AidRecord.household_id))
         .where(_in_force(AidRecord.started_on, AidRecord.ended_on, as_of))
-        .group_by(AidRecord.household_id, AidRecord.aid_type_code)
+        .group_by(AidRecord.household_id, AidRecord.aid_type_code),
     )
     if aid:
         aid_cols = _columns(aid, 3)
@@ -301,8 +312,11 @@ def _signals(connection: Any, in_batch: Any, ids: np.ndarray, as_of: date) -> Si
             func.coalesce(SignalRow.value, ""),
         )
         .where(in_batch(SignalRow.household_id))
-        .where(SignalRow.occurred_on <= as_of, SignalRow.occurred_on > as_of - timedelta(days=SIGNAL_LOOKBACK_DAYS))
-        .order_by(SignalRow.household_id, SignalRow.id)
+        .where(
+            SignalRow.occurred_on <= as_of,
+            SignalRow.occurred_on > as_of - timedelta(days=SIGNAL_LOOKBACK_DAYS),
+        )
+        .order_by(SignalRow.household_id, SignalRow.id),
     )
     if not rows:
         return SignalColumns.empty()
