@@ -32,6 +32,7 @@ from safetynet.principals import KeyError_
 from safetynet.rules import LocalityCodeError, PackError, ParameterError
 from safetynet.settings import Settings, SettingsError
 from safetynet.store.db import DatabaseURLError
+from safetynet.store.load_command import load
 
 if TYPE_CHECKING:
     from safetynet.runtime import Runtime
@@ -616,6 +617,7 @@ cli.add_command(sweep)
 cli.add_command(explain)
 cli.add_command(ingest)
 cli.add_command(match)
+cli.add_command(load)
 
 
 def main() -> None:

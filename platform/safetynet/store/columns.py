@@ -1,7 +1,9 @@
 """Read households as of a date into a columnar :class:`~safetynet.rules.HouseholdBatch`.
 
-One query per table (households, members, incomes, assets, expenses, aid), whatever the batch size;
-enum columns are read as text and turned into small-integer codes with NumPy, not row by row.
+One query per table (households, members, incomes, assets, expenses, aid, signals), whatever the batch
+size. The database computes what would otherwise cost a Python step per row (enum names → small-integer
+codes, dates → day numbers, NULL → defaults), rows are fetched as the driver's plain tuples, and NumPy
+turns them into columns and does the per-member and per-household sums.
 """
 
 from __future__ import annotations
@@ -61,16 +63,6 @@ def household_filter(
 
 def _in_force(valid_from, valid_to, day: date) -> ColumnElement[bool]:  # type: ignore[no-untyped-def]
     return and_(valid_from <= day, or_(valid_to.is_(None), valid_to > day))
-
-
-def _codes(values: Sequence[str], enum: type[Enum]) -> np.ndarray:
-    names = np.asarray(values, dtype=object)
-    lookup = {m.name: i for i, m in enumerate(enum)}
-    uniques, inverse = (
-        np.unique(names.astype(str), return_inverse=True) if len(names) else (np.array([]), names)
-    )
-    table = np.array([lookup[str(u)] for u in uniques], dtype=np.int8)
-    return table[inverse] if len(names) else np.zeros(0, dtype=np.int8)
 
 
 def _code(column: Any, enum: type[Enum]) -> ColumnElement[int]:
@@ -141,8 +133,8 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
     range (``household_id BETWEEN first AND last``, a range scan of their household index) and the rows
     of households outside the batch dropped with NumPy, unless the batch is sparse in its range (e.g. a
     locality's households among others, or a list of ids), when they are read with ``household_id IN
-    (SELECT id FROM households WHERE …)``. Enums come back as codes and dates as text; the rows become
-    columns without a Python loop over them.
+    (SELECT id FROM households WHERE …)``. Enums come back as codes and dates as day numbers; the rows
+    become columns without a Python loop over them.
     """
     connection = session.connection()
     dialect = connection.dialect.name
