@@ -20,7 +20,7 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(database: Database, revision: str = "head") -> None:
+def upgrade(database: Database, revision: str = "heads") -> None:
     """Bring the database to ``revision`` (default: the newest)."""
     config = alembic_config()
     with database.engine.begin() as connection:
