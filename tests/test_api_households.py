@@ -32,7 +32,7 @@ HOUSEHOLD = """query($id: ID!) { household(id: $id) {
   members { id name idNumberMasked idNumber birthDate age sex relation disability illness
             laborCapacity employment educationStage selfCare }
   assessments { aidType { code } eligible monthlyAmount oneOffAmount reasons { code message } }
-  aidChain { id } warnings { id } visits { id }
+  aidChain { id } warnings { id } visits { id } nextReviewDue
 } }"""
 
 GRANT = """mutation($input: GrantAidInput!) { grantAid(input: $input) {
@@ -167,6 +167,7 @@ async def test_registered_household_reads_back_every_field(gql, admin_key):
     )
     assert h["perCapitaMonthlyIncome"] == "900.00"  # (1500 + 300) / 2
     assert (h["aidChain"], h["warnings"], h["visits"]) == ([], [], [])
+    assert h["nextReviewDue"] is None  # no aid under review yet (see tests/test_schedules.py)
     # One assessment per installed aid type, each explained (the amounts are the aid plugins' business).
     aid_types = (await gql.ok("{ aidTypes { code } }", key=admin_key))["aidTypes"]
     assert sorted(a["aidType"]["code"] for a in h["assessments"]) == sorted(a["code"] for a in aid_types)

@@ -8,7 +8,7 @@ from sqlalchemy import event
 
 from conftest import income, person, register
 from safetynet.api.ids import decode
-from safetynet.circles import RECENT_WINDOW_DAYS, Circle, circle_of
+from safetynet.circles import RECENT_WINDOW_DAYS, Circle, circles_of
 from safetynet.model import LowIncomeCategory
 from safetynet.store.models import AidRecord, HouseholdCategory, SignalRow
 from test_api_statements import seed
@@ -151,28 +151,24 @@ async def test_partner_aid_within_two_years_is_other_concern(gql, admin_key, run
     assert (await _read(gql, admin_key, old_gid))["circle"] is None
 
 
-def test_the_first_matching_circle_wins(runtime):
+async def test_the_first_matching_circle_wins(gql, admin_key, runtime):
     today = date(2026, 6, 1)
     chain = [
-        AidRecord(aid_type_code="medical", provider="medical_security", started_on=date(2026, 1, 1)),
-        AidRecord(
-            aid_type_code="dibao",
-            provider="civil_affairs",
-            started_on=date(2025, 1, 1),
-            ended_on=date(2026, 1, 1),
-            end_reason="收入超标",
-        ),
-        AidRecord(aid_type_code="heating", provider="red_cross_310105", started_on=date(2026, 1, 1)),
+        ("medical", "medical_security", date(2026, 1, 1), None, None),
+        ("dibao", "civil_affairs", date(2025, 1, 1), date(2026, 1, 1), "收入超标"),
+        ("heating", "red_cross_310105", date(2026, 1, 1), None, None),
     ]
-    catalogue = runtime.catalogue
-    assert circle_of(catalogue, [LowIncomeCategory.MARGINAL], chain, today) is Circle.COVERED
-    assert (
-        circle_of(catalogue, [LowIncomeCategory.RETURN_POVERTY_WATCH], chain, today)
-        is Circle.COVERED_NEEDS_MORE
-    )
-    assert circle_of(catalogue, [], chain[1:], today) is Circle.POLICY_EDGE
-    assert circle_of(catalogue, [], chain[2:], today) is Circle.OTHER_CONCERN
-    assert circle_of(catalogue, [], [], today) is None
+    households = [(await _household(gql, admin_key))[0] for _ in range(4)]
+    for household, records in zip(households, (chain, chain[1:], chain[2:], []), strict=True):
+        for code, provider, started, ended, reason in records:
+            _aid(runtime, household, code, provider, started, ended, reason)
+
+    def circles(covered: list[int]) -> list[Circle | None]:
+        return runtime.database.run(lambda s: circles_of(s, runtime.catalogue, today, households, covered))
+
+    # in a covered category (e.g. MARGINAL) first; otherwise the recent medical aid, the termination, the partner
+    assert circles([households[0]]) == [Circle.COVERED, Circle.POLICY_EDGE, Circle.OTHER_CONCERN, None]
+    assert circles([])[0] is Circle.COVERED_NEEDS_MORE
 
 
 def _signal(runtime, household_id: int, person_hash: str, kind: str, on: date, n: list[int] = [0]) -> None:  # noqa: B006

@@ -27,6 +27,12 @@ def provider_of(principal: Principal, asked: str | None) -> str:
     return asked or "civil_affairs"
 
 
+def check_aid_writer(principal: Principal, path: str, action: str = "record aid") -> None:
+    """Refuse (FORBIDDEN) a principal whose role never records or ends aid, before looking anything up."""
+    if principal.role not in WRITERS:
+        raise fail((path,), f"a {principal.role.name} key cannot {action}", "FORBIDDEN")
+
+
 def grant_aid(
     session: Session,
     household: Household,
@@ -37,8 +43,7 @@ def grant_aid(
 ) -> AidRecord:
     """Add an aid record. A second grant of the same aid by the same provider over an overlapping period
     is refused as a duplicate (nothing paid twice)."""
-    if principal.role not in WRITERS:
-        raise fail(("household_id",), f"a {principal.role.name} key cannot record aid", "FORBIDDEN")
+    check_aid_writer(principal, "household_id")
     problems = Problems()
     code = data.get("aid_type_code") or ""
     if not CODE_PATTERN.match(code):
@@ -101,8 +106,7 @@ def end_aid(
     session: Session, record: AidRecord, ended_on: date, reason: str, *, principal: Principal
 ) -> AidRecord:
     """End an aid record on ``ended_on`` with a reason (终止)."""
-    if principal.role not in WRITERS:
-        raise fail(("id",), f"a {principal.role.name} key cannot end aid", "FORBIDDEN")
+    check_aid_writer(principal, "id", "end aid")
     if principal.role is Role.DEPARTMENT and record.provider != principal.department:
         raise fail(("id",), "a department can end only the aid it gave", "FORBIDDEN")
     problems = Problems()

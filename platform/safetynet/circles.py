@@ -1,32 +1,39 @@
 """Changning's four circles (DOMAIN.md §1, seed 001 §2): how actively a household is followed.
 
-The decision is pure: it takes the household's current low-income categories and its aid chain,
-plus the catalogue (for aid-type tiers, departments and partner codes). The GraphQL resolver loads
-those for a whole page at once (``api.loaders.circles``) and calls :func:`circle_of` per household.
-
-Rules, first match wins:
+The rule is defined once, as one SQL expression over the ``households`` table
+(:func:`circle_expression`): the field ``Household.circle`` evaluates it for a page of households
+(:func:`circles_of`) and the filter ``HouseholdFilter.circle`` compares it, so the two cannot disagree.
+It reads the household's aid chain (``aid_records``) and, through ``covered``, which households are
+currently in a covered low-income category (the caller knows: ``Household.categories``). Rules, first
+match wins:
 
 1. ``COVERED`` — currently DIBAO, TEKUN, MARGINAL or RIGID_EXPENSE, or a BASIC_LIVING aid in force.
 2. ``COVERED_NEEDS_MORE`` — a SPECIAL (medical, education, housing, employment, …) or EMERGENCY
    (temporary) aid record that started within the last :data:`RECENT_WINDOW_DAYS`.
 3. ``POLICY_EDGE`` — a BASIC_LIVING, SPECIAL or EMERGENCY aid record *terminated* (ended with an
-   ``end_reason``) within the window. Seed 001 §2 also counts households whose application was
-   *refused*; refused applications are not recorded yet (they come with a later issue), so only
-   terminations count for now.
+   ``end_reason``) within the window, or an application for an aid type of those tiers *refused*
+   (审核确认 not approved, ``application_aids.outcome`` REFUSED) within the window (seed 001 §2).
 4. ``OTHER_CONCERN`` — aid given within the window by a partner: a catalogue partner code, or any
    provider that is neither ``civil_affairs`` nor a government department code used by an aid type.
-5. otherwise no circle (None).
+5. otherwise no circle (NULL).
+
+Tiers come from the catalogue: an aid record of an aid type that is not installed counts for no tier.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from datetime import date, timedelta
-from enum import Enum
-from typing import Protocol
 
+from sqlalchemy import ColumnElement, and_, case, exists, literal, or_, select
+from sqlalchemy.orm import Session
+
+from safetynet.applications.states import AidOutcome
 from safetynet.catalogue import Catalogue
-from safetynet.model import AidTier, LowIncomeCategory
+from safetynet.model import AidTier, Circle, LowIncomeCategory
+from safetynet.store.models import AidRecord, Application, ApplicationAid, Household
+
+__all__ = ["COVERED_CATEGORIES", "RECENT_WINDOW_DAYS", "Circle", "circle_expression", "circles_of"]
 
 #: "within the last 2 years" (近两年), seed 001 §2 (Changning's four circles).
 RECENT_WINDOW_DAYS = 730
@@ -44,75 +51,86 @@ COVERED_CATEGORIES = frozenset(
 CIVIL_AFFAIRS = "civil_affairs"
 
 
-class Circle(Enum):
-    """Changning's four circles (长宁 四个圈), DOMAIN.md §1."""
+def circle_expression(catalogue: Catalogue, today: date, covered: ColumnElement[bool]) -> ColumnElement[str]:
+    """The household's circle on ``today`` as a SQL expression over ``households``: a Circle value, or NULL.
 
-    COVERED = "COVERED"  # 已纳入保障
-    COVERED_NEEDS_MORE = "COVERED_NEEDS_MORE"  # 已保障但需加强
-    POLICY_EDGE = "POLICY_EDGE"  # 政策边缘
-    OTHER_CONCERN = "OTHER_CONCERN"  # 其他需关注
-
-
-class AidLink(Protocol):
-    """What the decision reads of an aid record (``store.models.AidRecord`` fits)."""
-
-    aid_type_code: str
-    provider: str
-    started_on: date
-    ended_on: date | None
-    end_reason: str | None
-
-
-def _in_force(record: AidLink, today: date) -> bool:
-    return record.started_on <= today and (record.ended_on is None or record.ended_on > today)
-
-
-def circle_of(
-    catalogue: Catalogue,
-    categories: Iterable[LowIncomeCategory],
-    aid_chain: Iterable[AidLink],
-    today: date,
-) -> Circle | None:
-    """The circle of one household on ``today``, or None if it is in none of the four."""
-    chain = list(aid_chain)
+    ``covered`` is a condition over ``households``: the household is in a covered category now.
+    """
     since = today - timedelta(days=RECENT_WINDOW_DAYS)
-
-    def tier(record: AidLink) -> AidTier | None:
-        provided = catalogue.aid_types.get(record.aid_type_code)
-        return provided.item.tier if provided else None
-
-    if COVERED_CATEGORIES & set(categories):
-        return Circle.COVERED
-    if any(tier(r) is AidTier.BASIC_LIVING and _in_force(r, today) for r in chain):
-        return Circle.COVERED
-    if any(tier(r) in (AidTier.SPECIAL, AidTier.EMERGENCY) and since <= r.started_on <= today for r in chain):
-        return Circle.COVERED_NEEDS_MORE
-    if any(
-        tier(r) in (AidTier.BASIC_LIVING, AidTier.SPECIAL, AidTier.EMERGENCY)
-        and r.ended_on is not None
-        and r.end_reason
-        and since <= r.ended_on <= today
-        for r in chain
-    ):
-        return Circle.POLICY_EDGE
-    departments = {p.item.department for p in catalogue.aid_types.values()}
-    if any(
-        is_partner(catalogue, r.provider, departments) and r.started_on <= today and _recent(r, since)
-        for r in chain
-    ):
-        return Circle.OTHER_CONCERN
-    return None
+    basic, special = (AidTier.BASIC_LIVING,), (AidTier.SPECIAL, AidTier.EMERGENCY)
+    r = AidRecord
+    in_force = and_(r.started_on <= today, or_(r.ended_on.is_(None), r.ended_on > today))
+    started_recently = r.started_on.between(since, today)
+    terminated_recently = and_(
+        r.end_reason.is_not(None), r.end_reason != "", r.ended_on.between(since, today)
+    )
+    given_recently = and_(
+        r.started_on <= today, or_(r.started_on >= since, r.ended_on.is_(None), r.ended_on > since)
+    )
+    rules = [
+        (covered, Circle.COVERED),
+        (_aid(_of_tiers(catalogue, *basic), in_force), Circle.COVERED),
+        (_aid(_of_tiers(catalogue, *special), started_recently), Circle.COVERED_NEEDS_MORE),
+        (
+            or_(
+                _aid(_of_tiers(catalogue, *basic, *special), terminated_recently),
+                _refused(_tiers(catalogue, *basic, *special), since, today),
+            ),
+            Circle.POLICY_EDGE,
+        ),
+        (_aid(_by_partner(catalogue), given_recently), Circle.OTHER_CONCERN),
+    ]
+    return case(*((condition, literal(circle.value)) for condition, circle in rules), else_=None)
 
 
-def _recent(record: AidLink, since: date) -> bool:
-    """Given within the window: started in it, or still running into it."""
-    return record.started_on >= since or record.ended_on is None or record.ended_on > since
+def circles_of(
+    session: Session,
+    catalogue: Catalogue,
+    today: date,
+    household_ids: Sequence[int],
+    covered_ids: Sequence[int],
+) -> list[Circle | None]:
+    """The circle of each household (in the order given), ``covered_ids`` being those in a covered category."""
+    expression = circle_expression(catalogue, today, Household.id.in_(list(covered_ids)))
+    found = dict(
+        session.execute(select(Household.id, expression).where(Household.id.in_(list(household_ids)))).all()
+    )
+    return [Circle(found[h]) if found.get(h) else None for h in household_ids]
 
 
-def is_partner(catalogue: Catalogue, provider: str, departments: set[str] | None = None) -> bool:
+def _refused(codes: list[str], since: date, today: date) -> ColumnElement[bool]:
+    """The household had an application for one of ``codes`` refused between ``since`` and ``today``."""
+    return exists(
+        select(ApplicationAid.application_id)
+        .join(Application, Application.id == ApplicationAid.application_id)
+        .where(
+            Application.household_id == Household.id,
+            Application.decided_on.between(since, today),
+            ApplicationAid.outcome == AidOutcome.REFUSED,
+            ApplicationAid.aid_type_code.in_(codes),
+        )
+    )
+
+
+def _aid(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """The household has an aid record meeting ``conditions``."""
+    return exists(select(AidRecord.id).where(AidRecord.household_id == Household.id, *conditions))
+
+
+def _tiers(catalogue: Catalogue, *tiers: AidTier) -> list[str]:
+    """The installed aid types of ``tiers``."""
+    return sorted(code for code, provided in catalogue.aid_types.items() if provided.item.tier in tiers)
+
+
+def _of_tiers(catalogue: Catalogue, *tiers: AidTier) -> ColumnElement[bool]:
+    return AidRecord.aid_type_code.in_(_tiers(catalogue, *tiers))
+
+
+def _by_partner(catalogue: Catalogue) -> ColumnElement[bool]:
     """A social partner (群团组织、慈善组织…), not civil affairs nor a government department."""
-    if provider in catalogue.partners:
-        return True
-    if departments is None:
-        departments = {p.item.department for p in catalogue.aid_types.values()}
-    return provider != CIVIL_AFFAIRS and provider not in departments
+    departments = sorted({provided.item.department for provided in catalogue.aid_types.values()})
+    provider = AidRecord.provider
+    return or_(
+        provider.in_(sorted(catalogue.partners)),
+        and_(provider != CIVIL_AFFAIRS, provider.not_in(departments)),
+    )

@@ -25,12 +25,15 @@ from sqlalchemy import exc as sa_exc
 
 from safetynet.cli_monitoring import ingest
 from safetynet.explain_command import explain
+from safetynet.governance.reconcile_command import reconcile_command
+from safetynet.keys_command import keys
 from safetynet.matching.commands import match
 from safetynet.monitoring.sweep_command import sweep
 from safetynet.plugins import PluginLoadError
 from safetynet.principals import KeyError_
 from safetynet.rules import LocalityCodeError, PackError, ParameterError
 from safetynet.settings import Settings, SettingsError
+from safetynet.store.backup_command import backup_command, restore_command
 from safetynet.store.db import DatabaseURLError
 from safetynet.store.load_command import load
 
@@ -204,7 +207,16 @@ def _serve(runtime: Runtime, host: str, port: int, workers: int = 1, reload: boo
         settings = runtime.settings
         os.environ["SAFETYNET_DISABLE_PLUGINS"] = ",".join(settings.disabled_plugins)
         os.environ["SAFETYNET_PLUGINS"] = ",".join(settings.allowed_plugins)
-        uvicorn.run(APP_FACTORY, factory=True, host=host, port=port, workers=workers, reload=reload)
+        # Each worker re-imports the app; on a busy machine that takes longer than uvicorn's 5 s default.
+        uvicorn.run(
+            APP_FACTORY,
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            reload=reload,
+            timeout_worker_healthcheck=60,
+        )
         return
     from safetynet.app import create_app
 
@@ -326,84 +338,6 @@ def schema(ctx: click.Context) -> None:
 
     sdl = build_schema(_options(ctx).runtime()).as_str()
     click.echo(sdl.rstrip("\n"))
-
-
-# ---------------------------------------------------------------- keys
-
-
-@cli.group()
-def keys() -> None:
-    """Manage API keys."""
-
-
-class RoleChoice(click.Choice):
-    """A role name, in any case (``admin`` or ``ADMIN``); errors list the names as the API spells them."""
-
-    def __init__(self) -> None:
-        from safetynet.model import Role
-
-        super().__init__([role.name for role in Role])
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if str(value).upper() not in self.choices:
-            self.fail(f"'{value}' is not a role; use one of {', '.join(map(str, self.choices))}", param, ctx)
-        return str(value).upper()
-
-
-@keys.command("create")
-@click.option(
-    "--role",
-    required=True,
-    type=RoleChoice(),
-    help="What the key may do.",
-)
-@click.option(
-    "--locality", metavar="CODE", help="Area a CIVIL_AFFAIRS or DEPARTMENT key is limited to (6 or 9 digits)."
-)
-@click.option("--partner", metavar="CODE", help="The partner a PARTNER key acts for.")
-@click.option(
-    "--department", metavar="CODE", help="The department a DEPARTMENT key acts for, e.g. medical_security."
-)
-@click.option("--label", metavar="TEXT", help="A note to recognise the key by.")
-@click.pass_context
-def keys_create(
-    ctx: click.Context,
-    role: str,
-    locality: str | None,
-    partner: str | None,
-    department: str | None,
-    label: str | None,
-) -> None:
-    """Create an API key and print it (as the last line; it is shown only once)."""
-    from safetynet.model import Role
-    from safetynet.principals import create_key
-
-    chosen = Role[role]
-    runtime = _options(ctx).runtime()
-    if locality is not None and not runtime.localities.is_known(locality):
-        raise CLIError(
-            f"--locality {locality} is not under any configured locality "
-            f"(installed: {', '.join(sorted(runtime.localities.localities))})",
-            exit_code=2,
-        )
-    if partner is not None and partner not in runtime.catalogue.partners:
-        click.echo(f"warning: no loaded plugin provides a partner '{partner}'", err=True)
-    key = runtime.database.run(
-        lambda session: create_key(
-            session, chosen, locality_code=locality, partner_code=partner, department=department, label=label
-        )
-    )
-    scope = [
-        f"{name} {value}"
-        for name, value in (("locality", locality), ("partner", partner), ("department", department))
-        if value
-    ]
-    article = "an" if chosen.name[0] in "AEIOU" else "a"
-    described = f"created {article} {chosen.name} key" + (f" for {', '.join(scope)}" if scope else "")
-    if label:
-        described += f" labelled '{label}'"
-    click.echo(f"{described}; keep it safe, it is shown only once:")
-    click.echo(key)
 
 
 # ---------------------------------------------------------------- generate
@@ -618,6 +552,10 @@ cli.add_command(explain)
 cli.add_command(ingest)
 cli.add_command(match)
 cli.add_command(load)
+cli.add_command(reconcile_command)
+cli.add_command(keys)
+cli.add_command(backup_command)
+cli.add_command(restore_command)
 
 
 def main() -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -84,17 +83,15 @@ def ingest(ctx: click.Context, source: str, file: Path) -> None:
 def _ingest_file(runtime: Runtime, source: str, file: Path) -> tuple[IngestResult, float]:
     from tqdm import tqdm
 
-    from safetynet.monitoring.ingest import (
-        IngestResult,
-        RecordFileError,
-        estimate_records,
-        ingest,
-        link_unmatched,
-        read_records,
-    )
+    from safetynet.monitoring.ingest import RecordFileError, estimate_records, ingest_file
 
-    received_at = datetime.now(UTC)
-    total = IngestResult()
+    stored = 0  # records in committed chunks
+
+    def committed(records: int) -> None:
+        nonlocal stored
+        stored += records
+        bar.update(records)
+
     started = time.perf_counter()
     with tqdm(
         total=estimate_records(file),
@@ -103,27 +100,22 @@ def _ingest_file(runtime: Runtime, source: str, file: Path) -> tuple[IngestResul
         file=sys.stderr,
     ) as bar:
         try:
-            for chunk in read_records(file, CHUNK):
-                total += runtime.database.run(
-                    lambda session, chunk=chunk, first=total.records: ingest(
-                        session,
-                        runtime.catalogue,
-                        runtime.vault,
-                        source,
-                        chunk,
-                        received_at=received_at,
-                        start_index=first,
-                        link=False,
-                        progress=bar.update,
-                    )
-                )
+            result = ingest_file(
+                runtime.database,
+                runtime.catalogue,
+                runtime.vault,
+                source,
+                file,
+                received_at=datetime.now(UTC),
+                chunk_size=CHUNK,
+                progress=committed,
+            )
         except RecordFileError as exc:
             bar.close()
-            if total.records:
-                _fail(f"{exc}; the {total.records} records before it were stored (running again is safe)", 2)
+            if stored:
+                _fail(f"{exc}; the {stored} records before it were stored (running again is safe)", 2)
             _fail(str(exc), 2)
-        linked = runtime.database.run(link_unmatched)
-    return replace(total, linked=linked), time.perf_counter() - started
+    return result, time.perf_counter() - started
 
 
 def _report(source: str, file: Path, result: IngestResult, elapsed: float) -> None:

@@ -264,6 +264,14 @@ def _supersede(session: Session, model: type, start: date, **where: Any) -> None
     )
 
 
+def check_household_writer(principal: Principal) -> None:
+    """Refuse (FORBIDDEN) a principal that may not change household circumstances, before any lookup."""
+    if not principal.may_write or principal.role.name not in ("ADMIN", "CIVIL_AFFAIRS"):
+        raise fail(
+            ("household_id",), "only civil affairs and admins change household circumstances", "FORBIDDEN"
+        )
+
+
 def update_circumstances(
     session: Session,
     household: Household,
@@ -275,18 +283,7 @@ def update_circumstances(
     """变更: change facts from ``effective_from`` (default today). ``version`` must be the current one."""
     problems = Problems()
     read = Reader(problems)
-    if not principal.may_write or principal.role.name not in ("ADMIN", "CIVIL_AFFAIRS"):
-        raise fail(
-            ("household_id",), "only civil affairs and admins change household circumstances", "FORBIDDEN"
-        )
-    version = data.get("version")
-    if version != household.version:
-        raise fail(
-            ("version",),
-            f"the household was changed by someone else (current version {household.version}, you sent {version}); "
-            "reload it and apply your change again",
-            "STALE_VERSION",
-        )
+    check_household_writer(principal)
     start = data.get("effective_from") or today
     residence = read.enum(data["residence"], UrbanRural, ("residence",)) if data.get("residence") else None
     address = read.text(data.get("address"), ("address",), limit=300, required=False)
@@ -316,6 +313,12 @@ def update_circumstances(
         expenses = read.amounts(data["rigid_expenses"], ExpenseKind, "annual_amount", ("rigid_expenses",))
     problems.raise_if_any()
 
+    own: dict[str, Any] = {"updated_at": datetime.now(UTC)}  # the version moves even when only members change
+    if residence is not None:
+        own["residence"] = residence
+    if data.get("address") is not None:
+        own["address"] = address
+    _claim_version(session, household, data.get("version"), own)
     for member, facts, incomes in changes:
         for key, value in facts.items():
             setattr(member, key, value)
@@ -337,13 +340,31 @@ def update_circumstances(
     if expenses is not None:
         _supersede(session, RigidExpense, start, household_id=household.id)
         _add_assets(session, household.id, [], expenses, start)
-    if residence is not None:
-        household.residence = residence
-    if "address" in data and data["address"] is not None:
-        household.address = address
-    household.updated_at = datetime.now(UTC)  # always bump the version, even when only members changed
     session.flush()
     return household
+
+
+def _claim_version(session: Session, household: Household, version: Any, values: dict[str, Any]) -> None:
+    """乐观锁: write the household row only if it is still at ``version``, first thing in the transaction.
+
+    The database decides (``UPDATE … WHERE version = :v``): of two updates sent with the same version, the
+    second waits for the first to commit, then matches no row and is refused before writing anything.
+    """
+    claimed = session.execute(
+        update(Household)
+        .where(Household.id == household.id, Household.version == version)
+        .values(version=Household.version + 1, **values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        current = session.scalar(select(Household.version).where(Household.id == household.id))
+        raise fail(
+            ("version",),
+            f"the household was changed by someone else (current version {current}, you sent {version}); "
+            "reload it and apply your change again",
+            "STALE_VERSION",
+        )
+    session.refresh(household, ["version", *values])
 
 
 def _local_id(value: Any) -> int | None:

@@ -159,13 +159,15 @@ def _vault_key(secret: str) -> _VaultKey:
 class IdentityVault:
     """Encrypts identity numbers at rest and hashes them for lookups (密文存储 + 检索哈希).
 
-    ``keys[0]`` is the current secret, used for all new encryptions and lookup hashes; later secrets are
-    older ones still accepted for decryption while stored data is rotated. Secrets should be long random
-    strings. Encrypted form: 1-byte version, 4-byte key id, 12-byte nonce, AES-256-GCM ciphertext and tag;
-    the version and key id are authenticated too.
+    ``keys[0]`` is the current secret, used for all new encryptions; later secrets are older ones still
+    accepted for decryption while stored data is re-encrypted (``safetynet keys rotate-identity``).
+    ``lookup_secret`` keys the lookup hash (default: the current secret); it is kept across rotations so
+    that stored hashes, including those of department records for people not yet registered, still
+    match. Secrets should be long random strings. Encrypted form: 1-byte version, 4-byte key id, 12-byte
+    nonce, AES-256-GCM ciphertext and tag; the version and key id are authenticated too.
     """
 
-    def __init__(self, keys: Sequence[str]) -> None:
+    def __init__(self, keys: Sequence[str], lookup_secret: str | None = None) -> None:
         if isinstance(keys, str):
             raise TypeError(
                 "IdentityVault takes a list of secrets; use IdentityVault.from_setting for a string"
@@ -179,15 +181,27 @@ class IdentityVault:
         derived = [_vault_key(secret) for secret in keys]
         self._current = derived[0]
         self._by_id = {key.key_id: key for key in derived}
+        self._mac_key = _derive(lookup_secret, _LOOKUP_INFO) if lookup_secret else derived[0].mac_key
 
     @classmethod
-    def from_setting(cls, value: str | None) -> IdentityVault:
-        """A vault from the ``SAFETYNET_SECRET_KEY`` setting: ``"newkey,oldkey"`` (current secret first)."""
+    def from_setting(cls, value: str | None, lookup_secret: str | None = None) -> IdentityVault:
+        """A vault from the ``SAFETYNET_SECRET_KEY`` setting: ``"newkey,oldkey"`` (current secret first),
+        and ``SAFETYNET_LOOKUP_KEY`` for the lookup hash."""
         if value is None or not value.strip():
             raise ValueError(
                 f"{SECRET_KEY_SETTING} is not set; set it to a secret, or 'newkey,oldkey' when rotating"
             )
-        return cls([secret.strip() for secret in value.split(",")])
+        return cls([secret.strip() for secret in value.split(",")], lookup_secret)
+
+    @property
+    def current_key_id(self) -> str:
+        """The id (hex) of the key new encryptions use, as stored in each encrypted value."""
+        return self._current.key_id.hex()
+
+    @staticmethod
+    def key_id_of(blob: bytes) -> str:
+        """The id (hex) of the key that encrypted ``blob``."""
+        return blob[1:_HEADER_LENGTH].hex()
 
     def encrypt(self, number: str) -> bytes:
         """Encrypt a (normalised) identity number under the current secret, with a fresh random nonce."""
@@ -210,13 +224,13 @@ class IdentityVault:
         return plaintext.decode()
 
     def lookup_hash(self, number: str) -> str:
-        """Hex HMAC-SHA256 of the normalised number under the current secret; equal numbers hash equally."""
-        return hmac.new(self._current.mac_key, _normalise(number).encode(), hashlib.sha256).hexdigest()
+        """Hex HMAC-SHA256 of the normalised number under the lookup secret; equal numbers hash equally."""
+        return hmac.new(self._mac_key, _normalise(number).encode(), hashlib.sha256).hexdigest()
 
     def needs_rotation(self, blob: bytes) -> bool:
-        """Whether ``blob`` was encrypted under an older secret.
+        """Whether ``blob`` was encrypted under an older secret; if so, store ``encrypt(decrypt(blob))``.
 
-        If so, store ``encrypt(decrypt(blob))`` and recompute ``lookup_hash``, since hashes change with the secret.
+        The lookup hash does not change with the encryption secret when ``lookup_secret`` is kept.
         """
         self._check_header(blob)
         return blob[1:_HEADER_LENGTH] != self._current.key_id

@@ -85,15 +85,51 @@ def create_key(
     return key
 
 
-def authenticate(session: Session, key: str) -> Principal | None:
-    """The principal for a key, or None for an unknown, revoked or expired key."""
+class KeyRefused(Exception):
+    """A key that does not authenticate; the message says why (unknown, revoked, expired)."""
+
+
+def authenticate(session: Session, key: str, *, now: datetime | None = None) -> Principal:
+    """The principal for a key; :class:`KeyRefused` for an unknown, revoked or expired key."""
     row = session.scalar(select(ApiKey).where(ApiKey.key_hash == hash_key(key)))
-    if row is None or row.revoked_at is not None:
-        return None
-    if row.expires_at is not None and _aware(row.expires_at) <= datetime.now(UTC):
-        return None
+    if row is None:
+        raise KeyRefused("unknown API key")
+    if row.revoked_at is not None:
+        raise KeyRefused(f"API key {row.key_prefix}… (id {row.id}) was revoked at {_shown(row.revoked_at)}")
+    if row.expires_at is not None and aware(row.expires_at) <= (now or datetime.now(UTC)):
+        raise KeyRefused(f"API key {row.key_prefix}… (id {row.id}) expired at {_shown(row.expires_at)}")
     return Principal(row.id, row.role, row.locality_code, row.partner_code, row.department)
 
 
-def _aware(moment: datetime) -> datetime:
+def revoke_key(session: Session, key_id: int, *, now: datetime | None = None) -> ApiKey:
+    """Revoke a key by id (from ``safetynet keys list``); revoking it again keeps the first time."""
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise KeyError_(f"no API key with id {key_id} (see `safetynet keys list`)")
+    if row.revoked_at is None:
+        row.revoked_at = now or datetime.now(UTC)
+        session.flush()
+    return row
+
+
+def list_keys(session: Session) -> list[ApiKey]:
+    """Every key, oldest first (only hashes and prefixes are stored: no secret can be shown)."""
+    return list(session.scalars(select(ApiKey).order_by(ApiKey.id)))
+
+
+def key_status(row: ApiKey, now: datetime | None = None) -> str:
+    """``active``, ``revoked`` or ``expired``."""
+    if row.revoked_at is not None:
+        return "revoked"
+    if row.expires_at is not None and aware(row.expires_at) <= (now or datetime.now(UTC)):
+        return "expired"
+    return "active"
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored time in UTC (SQLite gives it back without a time zone)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _shown(moment: datetime) -> str:
+    return aware(moment).strftime("%Y-%m-%d %H:%M UTC")

@@ -11,6 +11,7 @@ import pluggy
 from sqlalchemy import select
 
 from safetynet.catalogue import Catalogue
+from safetynet.governance.decisions import CORE_GOVERNANCE, DecisionWatch
 from safetynet.identity import IdentityVault
 from safetynet.plugins import load_plugins
 from safetynet.rules import LocalityRegistry
@@ -40,13 +41,16 @@ class Runtime:
             plugins_dir=settings.plugins_dir,
             extra=extra_plugins,
         )
-        return cls(
+        runtime = cls(
             settings=settings,
             plugins=pm,
             catalogue=Catalogue(pm),
             database=Database(settings.database_url),
-            vault=IdentityVault.from_setting(settings.secret_key),
+            vault=IdentityVault.from_setting(settings.secret_key, settings.lookup_key),
         )
+        # The core's own hook implementations: not plugins, so no allow- or deny-list removes them.
+        pm.register(DecisionWatch(runtime), name=CORE_GOVERNANCE)
+        return runtime
 
     @property
     def localities(self) -> LocalityRegistry:

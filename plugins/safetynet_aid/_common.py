@@ -5,6 +5,11 @@ Everything here is plain NumPy over a :class:`~safetynet.rules.HouseholdBatch`, 
 one aid-type module into its own package copies this file with it.
 
 Money is integer fen throughout; a ratio times an amount is rounded half up to whole fen.
+
+Every aid type is its own plugin and can be disabled (``--disable-plugin aid.dibao``). A rule that reads
+another aid type's answer (``depends_on``, through :func:`on_aid`) then counts only aid of that type in
+force on the date: with dibao disabled, marginal, medical and the others treat a household as on dibao
+only if dibao is on its aid chain. Nothing else changes and no rule fails for a missing dependency.
 """
 
 from __future__ import annotations
@@ -178,6 +183,43 @@ def property_test(households: HouseholdBatch, parameters: Parameters, standard: 
     assets = households.asset_fen(AssetKind.SAVINGS, AssetKind.SECURITIES)
     limit = scaled(standard.values * size, months.values)
     return PropertyTest(assets <= limit, assets, limit, standard, months, size)
+
+
+# ------------------------------------------------------------------------------------------------
+# Department signals
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecentSignals:
+    """Per household: the signals of one source and kind within a locality's window of days."""
+
+    mask: np.ndarray  # per signal of the batch: selected
+    count: np.ndarray  # per household: how many
+    members: np.ndarray  # per household: how many distinct members they are about
+    amount_fen: np.ndarray  # per household: the sum of their amounts
+    latest_on: np.ndarray  # per household: the date of the latest (NaT where none)
+    days: ParamColumn  # the window
+
+
+def recent_signals(households: HouseholdBatch, source: str, kind: str, days: ParamColumn) -> RecentSignals:
+    """Signals of ``kind`` from ``source`` in the ``days`` (a per-household parameter) up to the batch date.
+
+    The batch carries signals of the last ``SIGNAL_LOOKBACK_DAYS`` only: a longer window is cut there.
+    """
+    s = households.signals
+    n = len(households)
+    day = np.datetime64(households.as_of, "D")
+    window = whole(days.values)[s.household_index].astype("timedelta64[D]")
+    mask = s.select(households.as_of, source, (kind,)) & (s.occurred_on > day - window)
+    index = s.household_index[mask]
+    count = np.bincount(index, minlength=n).astype(np.int32)
+    pairs = np.unique(np.stack([index.astype(np.int64), s.member_id[mask]]), axis=1)
+    members = np.bincount(pairs[0], minlength=n).astype(np.int32)
+    amount = np.rint(np.bincount(index, weights=s.amount_fen[mask], minlength=n)).astype(np.int64)
+    latest = np.full(n, np.datetime64("NaT"), dtype="datetime64[D]").view(np.int64)  # NaT: the smallest
+    np.maximum.at(latest, index, s.occurred_on[mask].view(np.int64))
+    return RecentSignals(mask, count, members, amount, latest.view("datetime64[D]"), days)
 
 
 # ------------------------------------------------------------------------------------------------

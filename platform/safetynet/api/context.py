@@ -24,6 +24,8 @@ class Context:
     connection_params: dict[str, Any] | None = None
     loaders: dict[str, Any] = field(default_factory=dict)
     key_error: str | None = None
+    #: Reads of personal data to audit, written together when the request ends (``api.audit``).
+    audited_reads: dict[tuple[str, str, int], int | None] = field(default_factory=dict)
 
     async def read(self, work: Callable[[Session], T]) -> T:
         """Run ``work`` with a short-lived session (one per call; DataLoaders batch the calls)."""

@@ -8,22 +8,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, true
 from sqlalchemy.orm import Session, selectinload
 from strawberry.dataloader import DataLoader
 
 from safetynet.assessments import assess_batch, categories_of
-from safetynet.circles import Circle, circle_of
+from safetynet.circles import COVERED_CATEGORIES, Circle, circles_of
 from safetynet.model import LowIncomeCategory
 from safetynet.rules import Assessment, HouseholdBatch
 from safetynet.store.columns import household_filter, load_batch
 from safetynet.store.models import AidRecord, Member, SignalRow, Visit, Warning
+from safetynet.store.scope import visit_restriction, warning_restriction
 
 from .context import Context
 
 
-def _children(model: Any, order: Any, *options: Any):  # type: ignore[no-untyped-def]
-    """A loader of ``model`` rows by household id."""
+def _children(model: Any, order: Any, *options: Any, restriction: Any = None):  # type: ignore[no-untyped-def]
+    """A loader of ``model`` rows by household id; ``restriction(principal)`` narrows which rows of a
+    visible household the principal may see (``store.scope``)."""
 
     def factory(ctx: Context) -> DataLoader[int, list[Any]]:
         async def load(household_ids: Sequence[int]) -> list[list[Any]]:
@@ -31,6 +33,7 @@ def _children(model: Any, order: Any, *options: Any):  # type: ignore[no-untyped
                 rows = session.scalars(
                     select(model)
                     .where(model.household_id.in_(household_ids))
+                    .where(restriction(ctx.me) if restriction else true())
                     .order_by(*order)
                     .options(*options)
                 ).all()
@@ -48,8 +51,13 @@ def _children(model: Any, order: Any, *options: Any):  # type: ignore[no-untyped
 
 members = _children(Member, (Member.household_id, Member.id))
 aid_chain = _children(AidRecord, (AidRecord.household_id, AidRecord.started_on, AidRecord.id))
-warnings = _children(Warning, (Warning.household_id, Warning.raised_at.desc()), selectinload(Warning.routes))
-visits = _children(Visit, (Visit.household_id, Visit.visited_at.desc()))
+warnings = _children(
+    Warning,
+    (Warning.household_id, Warning.raised_at.desc()),
+    selectinload(Warning.routes),
+    restriction=warning_restriction,
+)
+visits = _children(Visit, (Visit.household_id, Visit.visited_at.desc()), restriction=visit_restriction)
 
 
 @dataclass(frozen=True)
@@ -149,17 +157,14 @@ def categories(ctx: Context) -> DataLoader[int, list[LowIncomeCategory]]:
 
 
 def circles(ctx: Context) -> DataLoader[int, Circle | None]:
-    """Household.circle by household id: the categories and the aid chain of a whole page, then
-    :func:`safetynet.circles.circle_of` per household."""
+    """Household.circle by household id: the categories of a whole page, then one statement evaluating
+    :func:`safetynet.circles.circle_expression` (the expression ``HouseholdFilter.circle`` compares)."""
 
     async def load(household_ids: Sequence[int]) -> list[Circle | None]:
         ids = list(household_ids)
         found = await ctx.loader("categories", categories).load_many(ids)
-        chains = await ctx.loader("aid_chain", aid_chain).load_many(ids)
+        covered = [h for h, cats in zip(ids, found, strict=True) if COVERED_CATEGORIES.intersection(cats)]
         today = ctx.runtime.today()
-        return [
-            circle_of(ctx.runtime.catalogue, cats, chain, today)
-            for cats, chain in zip(found, chains, strict=True)
-        ]
+        return await ctx.read(lambda s: circles_of(s, ctx.runtime.catalogue, today, ids, covered))
 
     return DataLoader(load_fn=load)

@@ -488,6 +488,20 @@ async def need_listing_node(info: Info[Context, None], number: int) -> NeedListi
     return NeedListing.of(ListingState.now(row)) if row is not None else None
 
 
+async def webhook_node(info: Info[Context, None], number: int) -> Webhook | None:
+    """``Query.node`` for a Webhook id: a partner's own webhooks; every webhook for admins and auditors."""
+    me = info.context.me
+
+    def work(session: Session) -> PartnerWebhook | None:
+        try:
+            return hooks_service.webhook_for(session, number, me)
+        except InputErrors:
+            return None
+
+    row = await info.context.read(work)
+    return Webhook(row=row) if row is not None else None
+
+
 @strawberry.type
 class NeedsQuery:
     @strawberry.field(

@@ -8,8 +8,8 @@ from typing import Any
 
 import strawberry
 from graphql import FieldNode, GraphQLError, OperationDefinitionNode
-from sqlalchemy import exists, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import exists, func, select, true
+from sqlalchemy.orm import Session, selectinload
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -20,9 +20,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
 from strawberry.types import Info
 
-from safetynet.aid_chain import aid_event, end_aid, grant_aid
+from safetynet.aid_chain import aid_event, check_aid_writer, end_aid, grant_aid
 from safetynet.errors import InputErrors, fail
-from safetynet.households import register_household, update_circumstances
+from safetynet.households import check_household_writer, register_household, update_circumstances
 from safetynet.model import WarningStatus, yuan_to_fen
 from safetynet.plugins import PluginLoadError, notify
 from safetynet.rules import LocalityCodeError, check_code, scope_prefix
@@ -32,21 +32,28 @@ from safetynet.store.models import Household as HouseholdRow
 from safetynet.store.models import Member as MemberRow
 from safetynet.store.models import Visit as VisitRow
 from safetynet.store.models import Warning as WarningRow
-from safetynet.store.scope import visible_households
+from safetynet.store.scope import visible_households, visit_restriction, warning_restriction
 
+from .applications import ApplicationsMutation, ApplicationsQuery, application_node
+from .audit import READ_HOUSEHOLD, AuditQuery, AuditReads, record_read
 from .context import Context
+from .governance import GovernanceMutation, GovernanceQuery
+from .hardening import LimitWebsocketOperations, MaskingSchema
+from .household_filter import category_and_circle_conditions
 from .ids import decode, expect
 from .inputs import CircumstancesInput, GrantAidInput, RegisterHouseholdInput, plain
 from .monitoring import MonitoringMutation
-from .needs import NeedsMutation, NeedsQuery, NeedsSubscription, need_listing_node
+from .needs import NeedsMutation, NeedsQuery, NeedsSubscription, need_listing_node, webhook_node
 from .types import (
     MONEY_SCALAR,
     AidRecord,
     AidType,
+    Circle,
     Connection,
     Edge,
     Household,
     Locality,
+    LowIncomeCategory,
     Member,
     Money,
     Node,
@@ -60,7 +67,7 @@ from .types import (
     aid_type_of,
     locality_of,
 )
-from .warnings import WarningsMutation, WarningsQuery
+from .warnings import WarningsMutation, WarningsQuery, WarningsSubscription
 
 DEFAULT_PAGE = 50
 OPEN_STATUSES = (WarningStatus.OPEN, WarningStatus.ASSIGNED, WarningStatus.VERIFIED)
@@ -135,27 +142,37 @@ class CoreQuery:
             return None
         kind, number = decoded
         wrappers = {
-            "Household": (HouseholdRow, Household, HouseholdRow.id),
-            "Member": (MemberRow, Member, MemberRow.household_id),
-            "AidRecord": (AidRecordRow, AidRecord, AidRecordRow.household_id),
-            "Warning": (WarningRow, Warning, WarningRow.household_id),
-            "Visit": (VisitRow, Visit, VisitRow.household_id),
+            "Household": (HouseholdRow, Household, HouseholdRow.id, None),
+            "Member": (MemberRow, Member, MemberRow.household_id, None),
+            "AidRecord": (AidRecordRow, AidRecord, AidRecordRow.household_id, None),
+            "Warning": (WarningRow, Warning, WarningRow.household_id, warning_restriction),
+            "Visit": (VisitRow, Visit, VisitRow.household_id, visit_restriction),
         }
         if kind == "NeedListing":
             return await need_listing_node(info, number)
+        if kind == "Webhook":
+            return await webhook_node(info, number)
+        if kind == "Application":
+            return await application_node(info, number)
         if kind not in wrappers:
             return None
-        row_type, wrapper, household_column = wrappers[kind]
+        row_type, wrapper, household_column, restriction = wrappers[kind]
         ctx = info.context
 
         def work(session: Session) -> Any:
-            return session.scalar(
+            query = (
                 select(row_type)
                 .where(row_type.id == number)
                 .where(household_column.in_(select(HouseholdRow.id).where(visible_households(ctx.me))))
+                .where(restriction(ctx.me) if restriction else true())
             )
+            if row_type is WarningRow:
+                query = query.options(selectinload(WarningRow.routes))  # Warning.routedTo reads them
+            return session.scalar(query)
 
         row = await ctx.read(work)
+        if isinstance(row, MemberRow):  # a member's personal data: a read of the household's record
+            record_read(ctx, READ_HOUSEHOLD, "Household", row.household_id, row.household_id)
         return wrapper(row=row) if row is not None else None
 
     @strawberry.field
@@ -193,6 +210,12 @@ class CoreQuery:
                 )
             )
             conditions.append(has_open if filter.has_open_warnings else ~has_open)
+        if filter and filter.categories is not None and not filter.categories:
+            raise GraphQLError("filter.categories: name at least one category, or leave the filter out")
+        if filter:
+            conditions += await category_and_circle_conditions(
+                ctx, conditions, filter.categories, filter.circle
+            )
 
         def work(session: Session) -> tuple[int, list[HouseholdRow]]:
             total = session.scalar(select(func.count()).select_from(HouseholdRow).where(*conditions)) or 0
@@ -259,6 +282,12 @@ class CoreQuery:
 @strawberry.input
 class HouseholdFilter:
     locality_code: str | None = None
+    categories: list[LowIncomeCategory] | None = strawberry.field(
+        default=None, description="Households currently in any of these categories (as Household.categories)."
+    )
+    circle: Circle | None = strawberry.field(
+        default=None, description="Households in this circle (as Household.circle)."
+    )
     has_open_warnings: bool | None = None
 
 
@@ -318,6 +347,7 @@ class CoreMutation:
         ctx = info.context
         data = plain(input)
         try:
+            check_household_writer(ctx.me)
             for i, member in enumerate(data.get("members") or ()):
                 member["member_id"] = expect(member["member_id"], "Member", "members", i, "memberId")
 
@@ -353,6 +383,7 @@ class CoreMutation:
         data = plain(input)
         aid_types = set(ctx.runtime.catalogue.aid_types)
         try:
+            check_aid_writer(ctx.me, "household_id")
             _amount_fen(data, "monthly_amount")
             _amount_fen(data, "one_off_amount")
 
@@ -373,6 +404,7 @@ class CoreMutation:
     ) -> AidRecordPayload:
         ctx = info.context
         try:
+            check_aid_writer(ctx.me, "id", "end aid")
             number = expect(id, "AidRecord", "id")
 
             def work(session: Session) -> tuple[AidRecordRow, Any]:
@@ -425,6 +457,12 @@ def build_schema(runtime: Runtime) -> strawberry.Schema:
     parts["Query"].append(("core", WarningsQuery))
     parts["Mutation"].append(("core", WarningsMutation))
     parts.setdefault("Subscription", []).append(("core", NeedsSubscription))
+    parts["Query"].append(("core", AuditQuery))
+    parts["Query"].append(("core", GovernanceQuery))
+    parts["Mutation"].append(("core", GovernanceMutation))
+    parts["Query"].append(("core", ApplicationsQuery))
+    parts["Mutation"].append(("core", ApplicationsMutation))
+    parts["Subscription"].append(("core", WarningsSubscription))
     extra_types: list[type] = []
     for provided in runtime.catalogue.graphql:
         contribution = provided.item
@@ -434,7 +472,8 @@ def build_schema(runtime: Runtime) -> strawberry.Schema:
         extra_types += contribution.types
     roots = {name: _merge(name, members) for name, members in parts.items() if members}
     # Classes or factories, never instances: an extension instance would be shared by concurrent requests.
-    extensions: list[Any] = [RequirePrincipal, lambda: QueryDepthLimiter(max_depth=12)]
+    extensions: list[Any] = [RequirePrincipal, AuditReads, lambda: QueryDepthLimiter(max_depth=12)]
+    extensions.append(LimitWebsocketOperations)
     if runtime.settings.production:
         from graphql.validation import NoSchemaIntrospectionCustomRule
         from strawberry.extensions import AddValidationRules
@@ -444,7 +483,8 @@ def build_schema(runtime: Runtime) -> strawberry.Schema:
             lambda: MaxAliasesLimiter(30),
             lambda: MaxTokensLimiter(5000),
         ]
-    return strawberry.Schema(
+    return MaskingSchema(  # unexpected errors masked; in production no "Did you mean …?"
+        hide_suggestions=runtime.settings.production,
         query=roots["Query"],
         mutation=roots["Mutation"],
         subscription=roots.get("Subscription"),

@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import Any, Generic, NewType, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, NewType, TypeVar
 
 import strawberry
 from strawberry.types import Info
 
 from safetynet import circles, model
+from safetynet.governance import FlagCode
 from safetynet.model import format_yuan
 from safetynet.rules import level_of, self_care_level
 from safetynet.store import models as rows
-from safetynet.store.models import AuditEntry
 
 from . import loaders
 from .context import Context
 from .ids import encode
+
+if TYPE_CHECKING:
+    from .applications import Application
+    from .warnings import ReviewSchedule
 
 # -- scalars and enums ------------------------------------------------------------------------------
 
@@ -404,21 +408,14 @@ class Member(Node):
     @strawberry.field(
         description="The full number: only for principals allowed to read it; every read is audited."
     )
-    async def id_number(self, info: Info[Context, None]) -> str | None:
+    def id_number(self, info: Info[Context, None]) -> str | None:
+        from .audit import READ_ID_NUMBER, record_read
+
         ctx = info.context
         if not ctx.me.may_read_id_numbers:
             return None
-        number = ctx.runtime.vault.decrypt(self.row.id_number_encrypted)
-        entry = AuditEntry(
-            principal_id=ctx.me.key_id,
-            action="read_id_number",
-            subject_type="Member",
-            subject_id=str(self.row.id),
-            detail={"household": self.row.household_id},
-            client=ctx.client,
-        )
-        await ctx.write(lambda s: s.add(entry))
-        return number
+        record_read(ctx, READ_ID_NUMBER, "Member", self.row.id, self.row.household_id)
+        return ctx.runtime.vault.decrypt(self.row.id_number_encrypted)
 
     @strawberry.field
     def birth_date(self) -> date:
@@ -474,6 +471,19 @@ class Assessment:
     reasons: list[Reason]
 
 
+IntegrityFlagCode = strawberry.enum(FlagCode, description="Why a household's aid needs a second look")
+
+
+@strawberry.type(description="A reason to look twice at a household's aid (近亲属备案 or 失信).")
+class IntegrityFlag:
+    code: IntegrityFlagCode  # type: ignore[valid-type]
+    message: str
+    member_id: strawberry.ID | None
+    record_id: strawberry.ID | None = strawberry.field(
+        description="The NearRelative registration or DishonestyRecord behind the flag"
+    )
+
+
 @strawberry.type(description="户: the unit of assistance.")
 class Household(Node):
     row: strawberry.Private[rows.Household]
@@ -500,9 +510,12 @@ class Household(Node):
     def version(self) -> int:
         return self.row.version
 
-    @strawberry.field
+    @strawberry.field(description="The people of the household: a read of its full record, audited.")
     async def members(self, info: Info[Context, None]) -> list[Member]:
+        from .audit import READ_HOUSEHOLD, record_read
+
         found = await info.context.loader("members", loaders.members).load(self.row.id)
+        record_read(info.context, READ_HOUSEHOLD, "Household", self.row.id, self.row.id)
         return [Member(row=m) for m in found]
 
     async def _assessed(self, info: Info[Context, None], as_of: date | None) -> loaders.Assessed:
@@ -564,6 +577,42 @@ class Household(Node):
     async def visits(self, info: Info[Context, None]) -> list[Visit]:
         found = await info.context.loader("visits", loaders.visits).load(self.row.id)
         return [Visit(row=v) for v in found]
+
+    @strawberry.field(
+        description="复核: when the next periodic review is due (null when the household holds no aid under review)."
+    )
+    async def next_review_due(self, info: Info[Context, None]) -> date | None:
+        from .warnings import review_schedule
+
+        found = await review_schedule(info.context, self.row.id)
+        return found.next_review_due if found else None
+
+    @strawberry.field(description="定期核查 · 探访周期: the review and care-visit schedule, and why.")
+    async def review_schedule(
+        self, info: Info[Context, None]
+    ) -> Annotated[ReviewSchedule, strawberry.lazy(".warnings")] | None:
+        from .warnings import review_schedule
+
+        return await review_schedule(info.context, self.row.id)
+
+    @strawberry.field(description="Applications for aid (救助申请) you may see, newest first.")
+    async def applications(
+        self, info: Info[Context, None]
+    ) -> list[Annotated[Application, strawberry.lazy(".applications")]]:
+        from .applications import applications_of
+
+        return await applications_of(info, self.row.id)
+
+    @strawberry.field(
+        description="近亲属备案 and 失信 flags on asOf (default today); every aid decision for a flagged household raises a warning."
+    )
+    async def integrity_flags(
+        self, info: Info[Context, None], as_of: date | None = None
+    ) -> list[IntegrityFlag]:
+        from .governance import integrity_flags
+
+        day = as_of or info.context.runtime.today()
+        return await info.context.loader("integrity_flags", integrity_flags).load((self.row.id, day))
 
 
 def _aware(moment: datetime) -> datetime:

@@ -4,8 +4,12 @@ The event log in the database is the truth. A broadcast only carries a cursor an
 up, so a lost message delays an event (until the next poll) but never loses it.
 
 * :class:`InProcessBroadcaster` (the default) serves one server process.
-* :class:`RedisBroadcaster` (``SAFETYNET_BROADCAST_URL=redis://…``) publishes each new cursor on a Redis
+* :class:`RedisBroadcaster` (``SAFETYNET_BROADCAST_URL=redis://…``) publishes each message on a Redis
   channel that every worker process listens to, so a publish on one worker reaches subscribers on all.
+
+The backends carry short text messages on a named channel (here each new cursor; the warning feed,
+:mod:`safetynet.monitoring.warning_feed`, sends warning ids on its own channel). After (re)connecting, a
+listener is given :data:`RESYNC`: messages sent meanwhile are lost, re-read.
 
 :class:`NeedEventHub` is one per process: it reads new events once for all its subscribers (one query
 per wake-up, not one per subscriber), keeps the recent tail of the log in memory, and re-reads the
@@ -35,39 +39,41 @@ from .events import Audience, LoggedEvent, NeedFilterSpec, head, read_events
 log = logging.getLogger(__name__)
 
 CHANNEL = "safetynet:need-events"
+#: Given to a listener when messages may have been missed (a Redis reconnection): re-read.
+RESYNC = ""
 FETCH_LIMIT = 5000
 REPLAY_PAGE = 1000
 
 
 class Broadcaster(Protocol):
-    async def start(self, on_cursor: Callable[[int], None]) -> None: ...
-    async def publish(self, cursor: int) -> None: ...
+    async def start(self, on_message: Callable[[str], None]) -> None: ...
+    async def publish(self, message: str) -> None: ...
     async def close(self) -> None: ...
 
 
 class InProcessBroadcaster:
-    """One process: a publish wakes this process's hub directly."""
+    """One process: a publish reaches this process's listener directly."""
 
     def __init__(self) -> None:
-        self._on_cursor: Callable[[int], None] | None = None
+        self._on_message: Callable[[str], None] | None = None
 
-    async def start(self, on_cursor: Callable[[int], None]) -> None:
-        self._on_cursor = on_cursor
+    async def start(self, on_message: Callable[[str], None]) -> None:
+        self._on_message = on_message
 
-    async def publish(self, cursor: int) -> None:
-        if self._on_cursor is not None:
-            self._on_cursor(cursor)
+    async def publish(self, message: str) -> None:
+        if self._on_message is not None:
+            self._on_message(message)
 
     async def close(self) -> None:
-        self._on_cursor = None
+        self._on_message = None
 
 
 class RedisBroadcaster:
-    """Several processes: cursors go through a Redis pub/sub channel (redis-py's asyncio client).
+    """Several processes: messages go through a Redis pub/sub channel (redis-py's asyncio client).
 
-    The listener reconnects with backoff after a Redis failure and then asks for a re-read (cursor 0),
-    since messages published while it was away are gone; a failed publish is logged, and the other
-    workers' polls pick the event up.
+    The listener reconnects with backoff after a Redis failure and then asks for a re-read
+    (:data:`RESYNC`), since messages published while it was away are gone; a failed publish is logged,
+    and the other workers' polls pick the change up.
     """
 
     def __init__(self, url: str, channel: str = CHANNEL) -> None:
@@ -79,31 +85,29 @@ class RedisBroadcaster:
         self._task: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()
 
-    async def start(self, on_cursor: Callable[[int], None]) -> None:
-        self._task = asyncio.create_task(self._listen(on_cursor), name="safetynet-redis-listener")
+    async def start(self, on_message: Callable[[str], None]) -> None:
+        self._task = asyncio.create_task(self._listen(on_message), name="safetynet-redis-listener")
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(5):
                 await self._ready.wait()
         if not self._ready.is_set():
-            log.warning("Redis at %s is not answering yet; need events fall back to polling", self._shown())
+            log.warning(
+                "Redis at %s is not answering yet; %s falls back to polling", self._shown(), self.channel
+            )
 
-    async def _listen(self, on_cursor: Callable[[int], None]) -> None:
+    async def _listen(self, on_message: Callable[[str], None]) -> None:
         delay = 0.5
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
                 self._ready.set()
-                on_cursor(0)  # anything published while we were not listening: re-read
+                on_message(RESYNC)  # anything published while we were not listening: re-read
                 delay = 0.5
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
-                        try:
-                            on_cursor(int(message["data"]))
-                        except (TypeError, ValueError):
-                            log.warning(
-                                "ignoring a malformed message on %s: %r", self.channel, message["data"]
-                            )
+                        data = message["data"]
+                        on_message(data.decode(errors="replace") if isinstance(data, bytes) else str(data))
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
@@ -115,11 +119,11 @@ class RedisBroadcaster:
                 with contextlib.suppress(Exception):
                     await pubsub.aclose()
 
-    async def publish(self, cursor: int) -> None:
+    async def publish(self, message: str) -> None:
         try:
-            await self._redis.publish(self.channel, str(cursor))
+            await self._redis.publish(self.channel, message)
         except Exception as exc:
-            log.warning("could not publish need event %s to Redis %s: %s", cursor, self._shown(), exc)
+            log.warning("could not publish on %s to Redis %s: %s", self.channel, self._shown(), exc)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -139,11 +143,11 @@ class RedisBroadcaster:
             return "redis"
 
 
-def broadcaster_for(url: str | None) -> Broadcaster:
+def broadcaster_for(url: str | None, channel: str = CHANNEL) -> Broadcaster:
     if not url:
         return InProcessBroadcaster()
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisBroadcaster(url)
+        return RedisBroadcaster(url, channel)
     raise ValueError(
         f"SAFETYNET_BROADCAST_URL '{url}' is not supported: leave it unset (in-process) or use redis://HOST:PORT/DB"
     )
@@ -154,7 +158,7 @@ class NotAuthorised(Exception):
 
 
 @dataclass
-class _KeyState:
+class KeyState:
     revoked: bool
     expires_at: datetime | None
 
@@ -180,7 +184,7 @@ class NeedEventHub:
         self._events: list[LoggedEvent] = []
         self._wake = asyncio.Event()
         self._dirty = asyncio.Event()
-        self._keys: dict[int, _KeyState] = {}
+        self._keys: dict[int, KeyState] = {}
         self._subscribers: dict[int, int] = {}  # key id → number of live subscriptions
         self._listeners: list[Callable[[], None]] = []
         self._tasks: list[asyncio.Task[Any]] = []
@@ -215,6 +219,15 @@ class NeedEventHub:
 
     # -- being told
 
+    def on_message(self, message: str) -> None:
+        """A broadcast: a new cursor, or :data:`RESYNC`."""
+        try:
+            cursor = int(message) if message else 0
+        except ValueError:
+            log.warning("ignoring a malformed message on %s: %r", CHANNEL, message)
+            return
+        self.notify(cursor)
+
     def notify(self, cursor: int = 0) -> None:
         """Something new (``cursor``; 0 = unknown): re-read the log soon."""
         if cursor == 0 or cursor > self.head:
@@ -247,9 +260,9 @@ class NeedEventHub:
     async def _fetch(self) -> None:
         key_ids = [k for k in self._subscribers if k is not None]
 
-        def work(session: Session) -> tuple[list[LoggedEvent], dict[int, _KeyState]]:
+        def work(session: Session) -> tuple[list[LoggedEvent], dict[int, KeyState]]:
             events = read_events(session, self.head, limit=FETCH_LIMIT)
-            return events, _key_states(session, key_ids)
+            return events, key_states(session, key_ids)
 
         events, keys = await self._read(work)
         self._keys.update(keys)
@@ -324,22 +337,22 @@ class NeedEventHub:
         key = audience.principal.key_id
         conditions = [audience.sql(), *spec.event_conditions()]
 
-        def work(session: Session) -> tuple[list[LoggedEvent], dict[int, _KeyState]]:
+        def work(session: Session) -> tuple[list[LoggedEvent], dict[int, KeyState]]:
             events = read_events(session, cursor, conditions=conditions, limit=REPLAY_PAGE)
-            return events, _key_states(session, [key] if key is not None else [])
+            return events, key_states(session, [key] if key is not None else [])
 
         events, keys = await self._read(work)
         self._keys.update(keys)
         return events
 
 
-def _key_states(session: Session, key_ids: list[int]) -> dict[int, _KeyState]:
+def key_states(session: Session, key_ids: list[int]) -> dict[int, KeyState]:
     if not key_ids:
         return {}
     rows = session.execute(
         select(ApiKey.id, ApiKey.revoked_at, ApiKey.expires_at).where(ApiKey.id.in_(key_ids))
     ).all()
-    found = {row.id: _KeyState(row.revoked_at is not None, row.expires_at) for row in rows}
+    found = {row.id: KeyState(row.revoked_at is not None, row.expires_at) for row in rows}
     for missing in set(key_ids) - set(found):
-        found[missing] = _KeyState(True, None)  # a deleted key is no key
+        found[missing] = KeyState(True, None)  # a deleted key is no key
     return found

@@ -49,7 +49,7 @@ class MatchingServices:
 
     async def _begin(self) -> None:
         await self.hub.start()
-        await self.broadcaster.start(self.hub.notify)
+        await self.broadcaster.start(self.hub.on_message)
         self.hub.on_new_events(self.webhooks.kick)
         self.webhooks.start()
 
@@ -57,7 +57,7 @@ class MatchingServices:
         """After a need event is committed: wake this process's subscribers and tell the other workers."""
         await self.start()
         self.hub.notify(cursor)
-        await self.broadcaster.publish(cursor)
+        await self.broadcaster.publish(str(cursor))
 
     async def close(self) -> None:
         await self.webhooks.close()

@@ -2,10 +2,11 @@
 
 The sweep stores a digest with each warning and compares digests, not evidence text, so a sweep in which
 nothing changed neither reads the stored evidence nor formats the new one. A digest covers everything
-:meth:`~safetynet.rules.Because.explain` reads for a household — each reason's code, message template,
-whether it holds there, and its values there (parameter uses with their locality, date and source;
-amounts; numbers, dates and text) — plus the warning's member, aid type and basis. Equal inputs give
-equal evidence; a change in any input gives (but for a 2⁻⁶⁴ chance) another digest.
+:meth:`~safetynet.rules.Because.explain` reads for a household — the reasons that hold there, in order,
+each with its code, message template and values there (parameter uses with their locality, date and
+source; amounts; numbers, dates and text) — plus the warning's member, aid type and basis, and nothing
+about the other households of the batch. Equal inputs give equal evidence; a change in any input gives
+(but for a 2⁻⁶⁴ chance) another digest.
 
 Text is hashed with BLAKE2b (never Python's per-process ``hash``), numbers by their bits, and columns are
 combined with a 64-bit mix in NumPy, so the cost is a few array operations per reason and value.
@@ -19,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from safetynet.model import ParameterUse
 from safetynet.rules import Because, ParamColumn, Yuan
 
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-_ABSENT = np.uint64(0x2545F4914F6CDD1D)  # a reason that does not hold for the household
 
 
 def text_hash(text: str) -> np.uint64:
@@ -45,21 +46,21 @@ def _constant(n: int, text: str) -> np.ndarray:
     return np.full(n, text_hash(text), dtype=np.uint64)
 
 
-def column_digest(value: Any, n: int) -> np.ndarray:
-    """One uint64 per household for a reason's value (as ``Because.explain`` would read it)."""
+def column_digest(value: Any, n: int, rows: np.ndarray) -> np.ndarray:
+    """One uint64 per household of ``rows`` (positions in a batch of ``n``) for a reason's value (as
+    ``Because.explain`` would read it)."""
     if isinstance(value, ParamColumn):
-        uses = [
-            text_hash(
-                f"{u.name}|{u.locality_code}|{u.display_value}|{u.effective_from}|{u.source}|{u.illustrative}"
-            )
-            for u in value.uses
-        ]
-        table = np.asarray([*uses, text_hash("(not set)")], dtype=np.uint64)
-        index = np.asarray(value.use_index)
-        return table[np.where(index >= 0, index, len(uses))]
+        index = np.asarray(value.use_index)[rows]
+        wanted = np.unique(index[index >= 0])
+        table = np.zeros(len(value.uses) + 1, dtype=np.uint64)
+        for j in wanted.tolist():
+            table[j] = _use_hash(value.uses[j])
+        table[-1] = text_hash("(not set)")
+        return table[index]  # index -1: not set
     if isinstance(value, Yuan):
         value = value.fen
     if isinstance(value, np.ndarray) and value.ndim == 1 and len(value) == n:
+        value = value[rows]
         kind = value.dtype.kind
         if kind in "biu":
             return value.astype(np.int64).view(np.uint64)
@@ -70,23 +71,46 @@ def column_digest(value: Any, n: int) -> np.ndarray:
         texts = value.astype(str)
         uniques, inverse = np.unique(texts, return_inverse=True)
         table = np.asarray([text_hash(str(u)) for u in uniques], dtype=np.uint64)
-        return table[inverse] if len(uniques) else np.zeros(n, dtype=np.uint64)
-    return _constant(n, repr(value.tolist() if isinstance(value, np.ndarray | np.generic) else value))
+        return table[inverse] if len(uniques) else np.zeros(len(rows), dtype=np.uint64)
+    return _constant(len(rows), repr(value.tolist() if isinstance(value, np.ndarray | np.generic) else value))
 
 
-def evidence_digests(evidence: Sequence[Because], extra: Sequence[np.ndarray | None], n: int) -> np.ndarray:
-    """uint64 digests of ``evidence`` for each of ``n`` households, with ``extra`` columns folded in."""
-    digest = np.zeros(n, dtype=np.uint64)
+_USE_HASHES: dict[int, tuple[ParameterUse, np.uint64]] = {}
+
+
+def _use_hash(use: ParameterUse) -> np.uint64:
+    """The hash of a parameter use, kept by identity (with the use, so that its id is not reused): the
+    locality registry hands out the same few uses batch after batch."""
+    known = _USE_HASHES.get(id(use))
+    if known is not None and known[0] is use:
+        return known[1]
+    if len(_USE_HASHES) > 10_000:
+        _USE_HASHES.clear()
+    found = text_hash(
+        f"{use.name}|{use.locality_code}|{use.display_value}|{use.effective_from}|{use.source}|{use.illustrative}"
+    )
+    _USE_HASHES[id(use)] = (use, found)
+    return found
+
+
+def evidence_digests(
+    evidence: Sequence[Because], extra: Sequence[np.ndarray | None], n: int, rows: np.ndarray
+) -> np.ndarray:
+    """uint64 digests of ``evidence`` for the households at ``rows`` of a batch of ``n``, with ``extra``
+    columns folded in. A household's digest does not depend on which others are asked for."""
+    m = len(rows)
+    digest = np.zeros(m, dtype=np.uint64)
     with np.errstate(over="ignore"):
         for reason in evidence:
-            h = _constant(n, f"{reason.code}\0{reason.message}")
+            h = _constant(m, f"{reason.code}\0{reason.message}")
             for key in sorted(reason.values):
-                h = _mix(_mix(h, _constant(n, key)), column_digest(reason.values[key], n))
-            mask = np.broadcast_to(np.asarray(reason.mask, dtype=bool), (n,))
-            digest = _mix(digest, np.where(mask, h, _ABSENT))
+                h = _mix(_mix(h, _constant(m, key)), column_digest(reason.values[key], n, rows))
+            # Only the reasons that hold count: the others a rule lists depend on the rest of the batch.
+            mask = np.broadcast_to(np.asarray(reason.mask, dtype=bool), (n,))[rows]
+            digest = np.where(mask, _mix(digest, h), digest)
         for column in extra:
             digest = _mix(
-                digest, _constant(n, "-") if column is None else column_digest(np.asarray(column), n)
+                digest, _constant(m, "-") if column is None else column_digest(np.asarray(column), n, rows)
             )
         return _finish(digest)
 

@@ -8,27 +8,34 @@ CONFLICT DO NOTHING``), so a re-run or a concurrent ingest of the same feed neve
 
 A record about a person nobody has registered is kept as an unmatched signal (no member, no household):
 :func:`link_unmatched` links such signals once the person is registered, and ``ingest`` runs it at the end.
+
+:func:`ingest_file` is ``safetynet ingest``: a record file in transactions of 50,000 records, read,
+validated and hashed (everything but the database's part) in a forked process while this one stores.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from itertools import islice
 from operator import itemgetter
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, func, literal_column, select, text, update
 from sqlalchemy.orm import Session
 
 from safetynet.catalogue import Catalogue
+from safetynet.forked import can_fork, forked
 from safetynet.identity import IdentityVault
 from safetynet.model import DataSource, ParsedRecords, RecordError, Signal
 from safetynet.rules.records import CODE_MAX, RECORD_ID_MAX
+from safetynet.store.db import Database
 from safetynet.store.models import Member, SignalRow
+from safetynet.store.rows import fetch_rows, to_db
 
 from .record_files import RecordFileError, Unreadable, estimate_records, read_records
 
@@ -41,11 +48,13 @@ __all__ = [
     "data_source",
     "estimate_records",
     "ingest",
+    "ingest_file",
     "link_unmatched",
     "read_records",
 ]
 
 BATCH_SIZE = 5_000
+FILE_CHUNK = 50_000  # records per transaction in ingest_file
 
 _signals = SignalRow.__table__
 _members = Member.__table__
@@ -127,13 +136,68 @@ def ingest(
     first = start_index
     with _page_cache(session):
         for batch in _batches(records, batch_size):
-            total += _ingest_batch(session, source, vault, batch, first, seen, write)
+            total += _store(session, source.code, _prepare(source, vault, batch, first, seen), write)
             first += len(batch)
             if progress is not None:
                 progress(len(batch))
     if link:
         total = replace(total, linked=link_unmatched(session))
     return total
+
+
+def ingest_file(
+    database: Database,
+    catalogue: Catalogue,
+    vault: IdentityVault,
+    source_code: str,
+    path: str | Path,
+    *,
+    received_at: datetime,
+    chunk_size: int = FILE_CHUNK,
+    progress: Callable[[int], None] | None = None,
+    parallel: bool | None = None,
+) -> IngestResult:
+    """Ingest a record file (:func:`read_records`) as ``safetynet ingest`` does: one transaction per
+    ``chunk_size`` records (``progress`` is called with each one's size once committed), then
+    :func:`link_unmatched`. A :class:`RecordFileError` stops it; the chunks before stay stored.
+
+    ``parallel`` (default: where it is safe, :func:`safetynet.forked.can_fork`): the file is read,
+    validated and hashed in a forked process while this one stores the previous chunk.
+    """
+    source = data_source(catalogue, source_code)
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+
+    def prepared() -> Iterator[list[_Prepared]]:
+        seen: set[str] = set()
+        first = 0
+        for chunk in read_records(path, chunk_size):
+            yield [
+                _prepare(source, vault, batch, first + offset, seen)
+                for offset, batch in zip(
+                    range(0, len(chunk), BATCH_SIZE), _batches(chunk, BATCH_SIZE), strict=True
+                )
+            ]
+            first += len(chunk)
+
+    use_fork = parallel if parallel is not None else can_fork()
+    chunks = forked(prepared, name="safetynet-ingest-reader") if use_fork else prepared()
+    total = IngestResult()
+    with closing(chunks):
+        for batches in chunks:
+
+            def store(session: Session, batches: list[_Prepared] = batches) -> IngestResult:
+                write = _writer(session, source.code, received_at)
+                result = IngestResult()
+                with _page_cache(session):
+                    for batch in batches:
+                        result += _store(session, source.code, batch, write)
+                return result
+
+            total += database.run(store)
+            if progress is not None:
+                progress(sum(batch.records for batch in batches))
+    return replace(total, linked=database.run(link_unmatched))
 
 
 def link_unmatched(session: Session, *, hashes: Iterable[str] | None = None) -> int:
@@ -164,19 +228,26 @@ def link_unmatched(session: Session, *, hashes: Iterable[str] | None = None) -> 
 
 # -- one batch -------------------------------------------------------------------------------------
 
-# (record_id, kind, id_number_hash, member_id, household_id, occurred_on, amount_fen, value, payload)
-_Row = tuple[str, str, str, int | None, int | None, date, int | None, str | None, dict[str, Any]]
+# (record_id, kind, id_number_hash, member_id, household_id, occurred_on, amount_fen, value, payload JSON)
+_Row = tuple[str, str, str, int | None, int | None, date, int | None, str | None, str]
 
 
-def _ingest_batch(
-    session: Session,
-    source: DataSource,
-    vault: IdentityVault,
-    batch: Sequence[Any],
-    first: int,
-    seen: set[str],
-    write: Callable[[list[_Row]], int],
-) -> IngestResult:
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch of records read and validated, the identity numbers hashed: what is left is the database's
+    part (which are stored already, who the people are, the insert). Picklable."""
+
+    records: int
+    rejected: tuple[RecordError, ...]
+    duplicates: int  # earlier in the input
+    # (record_id, kind, id_number_hash, occurred_on, amount_fen, value, payload JSON) of each new record
+    fresh: list[tuple[str, str, str, date, int | None, str | None, str]]
+
+
+def _prepare(
+    source: DataSource, vault: IdentityVault, batch: Sequence[Any], first: int, seen: set[str]
+) -> _Prepared:
+    """Validate a batch with the source's parser and hash the identity numbers (no database)."""
     rejected: list[RecordError] = []
     readable: list[Mapping[str, Any]] = []
     positions: list[int] = []  # position in the batch of each readable record
@@ -199,9 +270,8 @@ def _ingest_batch(
         RecordError(first + positions[error.index], error.record_id, error.message)
         for error in parsed.rejected
     )
-
     duplicates = 0
-    fresh: dict[str, Signal] = {}
+    fresh = []
     for local, signal in parsed.signals:
         problem = _unstorable(signal)
         if problem is not None:
@@ -211,37 +281,42 @@ def _ingest_batch(
             duplicates += 1
         else:
             seen.add(signal.record_id)
-            fresh[signal.record_id] = signal
+            fresh.append(
+                (
+                    signal.record_id,
+                    signal.kind,
+                    vault.lookup_hash(signal.id_number),
+                    signal.occurred_on,
+                    signal.amount_fen,
+                    signal.value,
+                    json.dumps(signal.values, ensure_ascii=False) if signal.values else "{}",
+                )
+            )
+    rejected.sort(key=lambda error: error.index)
+    return _Prepared(records=len(batch), rejected=tuple(rejected), duplicates=duplicates, fresh=fresh)
 
-    stored = _stored_record_ids(session, source.code, list(fresh))
-    new = [signal for record_id, signal in fresh.items() if record_id not in stored]
-    hashes = [vault.lookup_hash(signal.id_number) for signal in new]
-    people = _members_by_hash(session, set(hashes))
+
+def _store(
+    session: Session, source_code: str, prepared: _Prepared, write: Callable[[list[_Row]], int]
+) -> IngestResult:
+    """Store a prepared batch's records that are not stored yet, linked to the members they are about."""
+    stored = _stored_record_ids(session, source_code, [r[0] for r in prepared.fresh])
+    new = [r for r in prepared.fresh if r[0] not in stored]
+    people = _members_by_hash(session, {r[2] for r in new})
     rows: list[_Row] = []
     matched = 0
-    for signal, hashed in zip(new, hashes, strict=True):
+    for record_id, kind, hashed, occurred_on, amount_fen, value, payload in new:
         member_id, household_id = people.get(hashed, (None, None))
         matched += member_id is not None
         rows.append(
-            (
-                signal.record_id,
-                signal.kind,
-                hashed,
-                member_id,
-                household_id,
-                signal.occurred_on,
-                signal.amount_fen,
-                signal.value,
-                dict(signal.values),
-            )
+            (record_id, kind, hashed, member_id, household_id, occurred_on, amount_fen, value, payload)
         )
     inserted = write(rows) if rows else 0
     lost = len(rows) - inserted  # stored by a concurrent ingest between our check and our insert
-    rejected.sort(key=lambda error: error.index)
     return IngestResult(
         accepted=inserted,
-        duplicates=duplicates + len(stored) + lost,
-        rejected=tuple(rejected),
+        duplicates=prepared.duplicates + len(stored) + lost,
+        rejected=prepared.rejected,
         matched=matched if not lost else min(matched, inserted),
     )
 
@@ -270,15 +345,16 @@ def _stored_record_ids(session: Session, source: str, record_ids: list[str]) -> 
         return set()
     column = _signals.c.record_id
     query = select(column).where(_signals.c.source == source, _any_of(session, column, record_ids))
-    return set(session.scalars(query))
+    return {record_id for (record_id,) in fetch_rows(session.connection(), query)}
 
 
 def _members_by_hash(session: Session, hashes: Collection[str]) -> dict[str, tuple[int, int]]:
     if not hashes:
         return {}
     column = _members.c.id_number_hash
-    rows = session.execute(
-        select(column, _members.c.id, _members.c.household_id).where(_any_of(session, column, list(hashes)))
+    rows = fetch_rows(
+        session.connection(),
+        select(column, _members.c.id, _members.c.household_id).where(_any_of(session, column, list(hashes))),
     )
     return {hashed: (member_id, household_id) for hashed, member_id, household_id in rows}
 
@@ -324,8 +400,8 @@ _POSTGRES_INSERT = text(
 )
 
 # SQLite: one executemany of INSERT … ON CONFLICT DO NOTHING straight to the driver, the values converted
-# here as SQLAlchemy stores them (dates as ISO text, the rest by the columns' bind processors); the
-# driver sums the rows inserted.
+# here as SQLAlchemy stores them (dates as ISO text, the time by the column's bind processor, the payload
+# already JSON text); the driver sums the rows inserted.
 _SQLITE_INSERT = (
     "INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id, "
     "occurred_on, amount_fen, value, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -340,23 +416,17 @@ def _writer(session: Session, source: str, received_at: datetime) -> Callable[[l
 
         def write_postgres(rows: list[_Row]) -> int:
             columns = dict(zip(_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
-            columns["payload"] = [json.dumps(p, ensure_ascii=False) for p in columns["payload"]]
             parameters = {"source": source, "received_at": received_at, **columns}
             return session.execute(_POSTGRES_INSERT, parameters).rowcount
 
         return write_postgres
     if dialect == "sqlite":
         dialect_ = session.get_bind().dialect
-        stamp = _processor(dialect_, "received_at")(received_at)
-        as_json = _processor(dialect_, "payload")
-        empty = as_json({})
+        stamp = to_db(_signals, "received_at", dialect_)(received_at)
 
         def write_sqlite(rows: list[_Row]) -> int:
             rows.sort(key=itemgetter(2))  # by identity hash: its index is updated page after page
-            parameters = [
-                (source, stamp, *r[:5], r[5].isoformat(), r[6], r[7], as_json(r[8]) if r[8] else empty)
-                for r in rows
-            ]
+            parameters = [(source, stamp, *r[:5], r[5].isoformat(), *r[6:]) for r in rows]
             return session.connection().exec_driver_sql(_SQLITE_INSERT, parameters).rowcount
 
         return write_sqlite
@@ -381,12 +451,6 @@ def _page_cache(session: Session, kib: int = 65_536) -> Iterator[None]:
         yield
     finally:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
-
-
-def _processor(dialect: Any, column: str) -> Callable[[Any], Any]:
-    """How SQLAlchemy would convert a Python value of ``column`` for this database."""
-    convert = _signals.c[column].type.dialect_impl(dialect).bind_processor(dialect)
-    return convert or (lambda value: value)
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -19,6 +19,8 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
+from safetynet.fastjson import loads
+
 CHUNK = 5_000
 JSON_LINES = (".jsonl", ".ndjson")
 FORMATS = (*JSON_LINES, ".json", ".csv")
@@ -91,7 +93,7 @@ def _json_lines(file: Any) -> Iterator[Any]:
         if not line.strip():
             continue
         try:
-            yield json.loads(line)
+            yield loads(line)
         except json.JSONDecodeError as exc:
             yield Unreadable(f"line {number} is not valid JSON: {exc.msg} at column {exc.colno}")
 

@@ -81,6 +81,12 @@ class HouseholdBatch:
     income_changed_on: np.ndarray | None = None
     #: Department signals about the batch's households in the look-back window.
     signals: SignalColumns = field(default_factory=SignalColumns.empty)
+    #: ``datetime64[D]``: the household's last recorded review (复核), NaT where none (``safetynet.schedules``).
+    last_reviewed_on: np.ndarray | None = None
+    #: The household's accepted application not decided on the date that is due first (审核确认时限):
+    #: its id (0 where none) and its decision due date (``datetime64[D]``, NaT where none).
+    application_id: np.ndarray | None = None
+    application_due_on: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.household_id)

@@ -12,6 +12,8 @@ from safetynet.model import Locality, ParameterUse
 
 from .hierarchy import NATIONAL_CODE, ancestors, check_code
 
+_RESOLVED_KEPT = 200_000  # answers kept by LocalityRegistry.resolve
+
 
 class ParameterError(LookupError):
     """A parameter that no locality in a household's hierarchy sets for the date asked."""
@@ -23,6 +25,7 @@ class LocalityRegistry:
     def __init__(self, localities: Iterable[Locality]) -> None:
         self.localities: dict[str, Locality] = {}
         self.units: dict[str, str] = {}
+        self._resolved: dict[tuple[str, str, date], ParameterUse | None] = {}
         for locality in localities:
             self.localities[locality.code] = locality
             for name, series in locality.parameters.items():
@@ -50,7 +53,19 @@ class LocalityRegistry:
         return self.governing(code) is not None
 
     def resolve(self, name: str, code: str, day: date) -> ParameterUse | None:
-        """The value of ``name`` in force at ``code`` on ``day``, from the nearest locality that sets it."""
+        """The value of ``name`` in force at ``code`` on ``day``, from the nearest locality that sets it.
+
+        Answers are kept (the localities do not change once provided): a sweep asks the same questions
+        for every batch of households."""
+        key = (name, code, day)
+        if key in self._resolved:
+            return self._resolved[key]
+        if len(self._resolved) >= _RESOLVED_KEPT:
+            self._resolved.clear()
+        use = self._resolved[key] = self._resolve(name, code, day)
+        return use
+
+    def _resolve(self, name: str, code: str, day: date) -> ParameterUse | None:
         for candidate in ancestors(code):
             locality = self.localities.get(candidate)
             series = locality.parameters.get(name) if locality else None

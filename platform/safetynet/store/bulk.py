@@ -34,12 +34,10 @@ back, the households of the people already registered are skipped, and the batch
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
-import pickle
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import closing, contextmanager, suppress
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import date
 from enum import Enum
@@ -50,6 +48,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, text
 from sqlalchemy import exc as sa_exc
 
 from safetynet.errors import Problems, UserError
+from safetynet.forked import forked
 from safetynet.households import (
     CONTROL_CHARACTERS,
     MEMBER_DEFAULTS,
@@ -80,6 +79,7 @@ from safetynet.rules.hierarchy import check_code
 
 from .db import Database
 from .models import Asset, Household, Income, Member, RigidExpense
+from .wal import checkpoints_aside
 
 __all__ = ["BATCH_SIZE", "LoadSummary", "Rejection", "Unreadable", "load_households"]
 
@@ -87,8 +87,9 @@ BATCH_SIZE = 10_000
 #: Rows per multi-row INSERT on SQLite (at most 999 variables per statement on old SQLite builds).
 SQLITE_ROWS_PER_STATEMENT = 50
 SQLITE_MAX_VARIABLES = 999
-#: The SQLite page cache while loading (KiB): the identity-hash index of millions of members stays in it.
-SQLITE_CACHE_KIB = 262_144
+#: The SQLite page cache while loading (KiB): the identity-hash index of millions of members (about 220 MB
+#: for a million households), whose pages are written in random order, stays in it.
+SQLITE_CACHE_KIB = 1_048_576
 _RETRIES = 5
 _ADMIN = Principal(key_id=None, role=Role.ADMIN)
 
@@ -735,9 +736,15 @@ def load_households(
         totals = dict.fromkeys(("households", "members", "incomes", "assets", "rigid_expenses"), 0)
         rejected: list[Rejection] = []
         batches = (
-            _forked(builder, records, batch_size) if parallel else _in_process(builder, records, batch_size)
+            forked(
+                lambda: _in_process(builder, records, batch_size),
+                name="safetynet-load-producer",
+                collect_garbage=False,  # it only allocates short-lived rows
+            )
+            if parallel
+            else _in_process(builder, records, batch_size)
         )
-        with closing(batches):
+        with closing(batches), checkpoints_aside(database, connection) if parallel else nullcontext():
             for batch in batches:
                 rejected.extend(batch.rejected)
                 rejected.extend(writer.write(batch))
@@ -756,70 +763,3 @@ def _in_process(builder: _Builder, records: Iterable[Any], batch_size: int) -> I
     iterator = iter(records)
     while chunk := list(islice(iterator, batch_size)):
         yield builder.batch(chunk)
-
-
-@dataclass(frozen=True)
-class _Failure:
-    """The producer's exception (or, if it cannot be pickled, its description)."""
-
-    error: BaseException | str
-
-
-_END = "end"
-
-
-def _forked(builder: _Builder, records: Iterable[Any], batch_size: int) -> Iterator[_Batch]:
-    """The batches, built by a forked producer process one batch ahead of this one (no GIL shared:
-    a producer thread would stall SQLite's writes, which wait for the GIL after every statement)."""
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    producer = context.Process(
-        target=_produce,
-        args=(sender, builder, records, batch_size),
-        name="safetynet-load-producer",
-        daemon=True,
-    )
-    producer.start()
-    sender.close()
-    finished = False
-    try:
-        while True:
-            try:
-                item = pickle.loads(receiver.recv_bytes())
-            except EOFError:
-                raise RuntimeError(
-                    f"the bulk-load producer process stopped unexpectedly (exit code {producer.exitcode})"
-                ) from None
-            if isinstance(item, _Failure):
-                if isinstance(item.error, BaseException):
-                    raise item.error
-                raise RuntimeError(f"the bulk-load producer process failed: {item.error}")
-            if item == _END:
-                finished = True
-                return
-            yield item
-    finally:
-        receiver.close()
-        if not finished and producer.is_alive():
-            producer.terminate()
-        producer.join()
-
-
-def _produce(sender: Any, builder: _Builder, records: Iterable[Any], batch_size: int) -> None:
-    """In the producer process: build the batches and send them, then the end (or the failure)."""
-    gc.disable()  # this process only allocates short-lived rows; collections would cost a third of its time
-    try:
-        for batch in _in_process(builder, records, batch_size):
-            sender.send_bytes(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL))
-        sender.send_bytes(pickle.dumps(_END))
-    except BrokenPipeError:
-        return  # the writer stopped (an error of its own, or the caller stopped iterating)
-    except BaseException as exc:
-        try:
-            message = pickle.dumps(_Failure(exc))
-        except Exception:
-            message = pickle.dumps(_Failure(f"{type(exc).__name__}: {exc}"))
-        with suppress(BrokenPipeError):
-            sender.send_bytes(message)
-    finally:
-        sender.close()

@@ -30,6 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
+from safetynet.applications.overdue import deadline_columns
 from safetynet.model import (
     AssetKind,
     DisabilityLevel,
@@ -45,6 +46,7 @@ from safetynet.model import (
 from safetynet.rules import EARNED_INCOME, SIGNAL_LOOKBACK_DAYS, HouseholdBatch, MemberColumns, SignalColumns
 
 from .models import AidRecord, Asset, Household, Income, Member, RigidExpense, SignalRow
+from .rows import fetch_rows
 
 
 def household_filter(
@@ -87,6 +89,10 @@ def _day_number(value: Any, dialect: str) -> ColumnElement[int]:
     raise NotImplementedError(f"load_batch supports SQLite and PostgreSQL, not {dialect}")
 
 
+#: A missing date as a day number: NumPy's NaT (the smallest int64).
+_NO_DAY = int(np.iinfo(np.int64).min)
+
+
 def _days(values: Sequence[Any]) -> np.ndarray:
     """Dates as read (ISO text on SQLite, ``date`` objects on PostgreSQL) → ``datetime64[D]``."""
     return np.array(values, dtype="datetime64[D]") if len(values) else np.zeros(0, dtype="datetime64[D]")
@@ -103,16 +109,6 @@ def _columns(rows: Sequence[Sequence[Any]], width: int) -> list[tuple[Any, ...]]
     """Rows → one tuple per column (``zip`` in C; NumPy fed the rows themselves would probe each row
     object for array interfaces, which costs more than the query)."""
     return list(zip(*rows, strict=True)) if rows else [()] * width
-
-
-def _fetch(connection: Any, statement: Any) -> list[tuple[Any, ...]]:
-    """The statement's rows as the driver returns them (plain tuples; the columns read here need no
-    SQLAlchemy result processing: integers, text, and dates the loader converts itself)."""
-    result = connection.execute(statement)
-    try:
-        return result.cursor.fetchall()
-    finally:
-        result.close()
 
 
 def ages_on(birth_dates: np.ndarray, day: date) -> np.ndarray:
@@ -138,14 +134,19 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
     """
     connection = session.connection()
     dialect = connection.dialect.name
-    rows = _fetch(
+    rows = fetch_rows(
         connection,
-        select(Household.id, Household.locality_code, type_coerce(Household.residence, String))
+        select(
+            Household.id,
+            Household.locality_code,
+            type_coerce(Household.residence, String),
+            func.coalesce(_day_number(Household.last_reviewed_on, dialect), _NO_DAY),
+        )
         .where(where)
         .order_by(Household.id),
     )
     h = len(rows)
-    cols = _columns(rows, 3)
+    cols = _columns(rows, 4)
     ids = np.array(cols[0], dtype=np.int64)
     if h and (h == 1 or h * 2 >= int(ids[-1] - ids[0]) + 1):
 
@@ -158,7 +159,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         def in_batch(column: Any) -> ColumnElement[bool]:
             return column.in_(subquery)
 
-    members = _fetch(
+    members = fetch_rows(
         connection,
         select(
             Member.household_id,
@@ -189,7 +190,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
     # Incomes in force, row by row (summing in the database would sort them first): totals and earned
     # parts summed per living member of the batch, starts maxed per household (its last income change).
     earned = [k.name for k in EARNED_INCOME]
-    incomes = _fetch(
+    incomes = fetch_rows(
         connection,
         select(
             Income.household_id,
@@ -220,6 +221,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         household_id=ids,
         locality_code=np.array(cols[1], dtype="<U12") if h else np.zeros(0, dtype="<U12"),
         urban=np.array(cols[2], dtype=object) == UrbanRural.URBAN.name if h else np.zeros(0, dtype=bool),
+        last_reviewed_on=np.array(cols[3], dtype=np.int64).view("datetime64[D]"),
         members=MemberColumns(
             household_index=household_index.astype(np.int32),
             member_id=member_ids,
@@ -240,7 +242,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
         (Asset, Asset.value_fen, batch.assets_fen, AssetKind),
         (RigidExpense, RigidExpense.annual_amount_fen, batch.rigid_expense_annual_fen, ExpenseKind),
     ):
-        items = _fetch(
+        items = fetch_rows(
             connection,
             select(model.household_id, _code(model.kind, enum), amount)
             .where(in_batch(model.household_id))
@@ -260,7 +262,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
             column = target.setdefault(members_of_enum[code], np.zeros(h, dtype=np.int64))
             np.add.at(column, index[rows_of_kind], table[rows_of_kind, 2])
 
-    aid = _fetch(
+    aid = fetch_rows(
         connection,
         select(
             AidRecord.household_id,
@@ -284,6 +286,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
                 index[rows_of_code]
             ] = started[rows_of_code]
     batch.signals = _signals(connection, in_batch, ids, as_of)
+    batch.application_id, batch.application_due_on = deadline_columns(connection, in_batch, ids, as_of)
     # the latest start per household (NaT, the smallest datetime64, where there is no income)
     latest = np.full(h, np.datetime64("NaT"), dtype="datetime64[D]").view(np.int64)
     np.maximum.at(latest, income_household[in_households], changed[in_households].view(np.int64))
@@ -292,7 +295,7 @@ def load_batch(session: Session, as_of: date, where: ColumnElement[bool]) -> Hou
 
 
 def _signals(connection: Any, in_batch: Any, ids: np.ndarray, as_of: date) -> SignalColumns:
-    rows = _fetch(
+    rows = fetch_rows(
         connection,
         select(
             SignalRow.household_id,

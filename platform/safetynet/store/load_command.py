@@ -8,7 +8,6 @@ people are already registered). Registered on the ``safetynet`` group by ``safet
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from collections.abc import Iterator
@@ -38,12 +37,13 @@ def _fail(message: str, exit_code: int) -> None:
 
 def read_lines(path: Path) -> Iterator[Any]:
     """Each line's JSON value (record i is line i + 1), or an ``Unreadable`` saying why it is not one."""
+    from safetynet.fastjson import loads
     from safetynet.store.bulk import Unreadable
 
     with path.open(encoding="utf-8-sig") as file:
         for number, line in enumerate(file, start=1):
             try:
-                yield json.loads(line)
+                yield loads(line)
             except ValueError as exc:
                 yield Unreadable(f"not a JSON object ({exc.args[0] if exc.args else exc})")
             except RecursionError:

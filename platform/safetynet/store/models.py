@@ -31,6 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from safetynet.applications.states import AidOutcome, ApplicationStatus, StepKind
 from safetynet.model import (
     AidStatus,
     AssetKind,
@@ -110,6 +111,9 @@ class Household(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=_now(), onupdate=_now()
     )
+    #: The last periodic review (复核): a home visit for one of its warnings or one recorded as a review
+    #: (``safetynet.monitoring.reviews``); the review schedule runs from it (``safetynet.schedules``).
+    last_reviewed_on: Mapped[date | None] = mapped_column(Date)
 
     members: Mapped[list[Member]] = relationship(back_populates="household", order_by="Member.id")
 
@@ -494,3 +498,152 @@ class WebhookDelivery(Base):
     attempted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_webhook_deliveries_webhook_event", "webhook_id", "event_id"),)
+
+
+class NearRelative(Base):
+    """近亲属备案: a staff member's registered near relative, kept like a member's identity number.
+
+    Households under ``locality_prefix`` (the staff member's area) with a member of this identity number
+    are flagged. Removal keeps the row (``removed_at``, who and why): the history stays auditable.
+    """
+
+    __tablename__ = "near_relatives"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    relative_name: Mapped[str] = mapped_column(String(100))
+    kinship: Mapped[str] = mapped_column(String(16))
+    staff_name: Mapped[str] = mapped_column(String(100))
+    staff_post: Mapped[str] = mapped_column(String(100))
+    locality_code: Mapped[str] = mapped_column(String(12), index=True)
+    locality_prefix: Mapped[str] = mapped_column(String(12))
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    registered_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    removed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    removed_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    removal_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class DishonestyRecord(Base):
+    """失信记录: aid obtained by fraud (骗取救助) by one person, and the amount to recover (追回).
+
+    Matched to households by the identity number's keyed hash, wherever the person is registered
+    ("一处失信、他处受限").
+    """
+
+    __tablename__ = "dishonesty_records"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    id_number_encrypted: Mapped[bytes] = mapped_column(LargeBinary)
+    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
+    id_number_masked: Mapped[str] = mapped_column(String(18))
+    person_name: Mapped[str] = mapped_column(String(100))
+    facts: Mapped[str] = mapped_column(Text)
+    amount_to_recover_fen: Mapped[int] = mapped_column(BigInteger)
+    decided_on: Mapped[date] = mapped_column(Date)
+    deciding_unit: Mapped[str] = mapped_column(String(200))
+    locality_code: Mapped[str] = mapped_column(String(12), index=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+
+    aid_records: Mapped[list[DishonestyAidRecord]] = relationship(
+        cascade="all, delete-orphan", order_by="DishonestyAidRecord.aid_record_id"
+    )
+    recoveries: Mapped[list[Recovery]] = relationship(cascade="all, delete-orphan", order_by="Recovery.id")
+
+
+class DishonestyAidRecord(Base):
+    """An aid record a dishonesty record concerns."""
+
+    __tablename__ = "dishonesty_aid_records"
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("dishonesty_records.id", ondelete="CASCADE"), primary_key=True
+    )
+    aid_record_id: Mapped[int] = mapped_column(ForeignKey("aid_records.id"), primary_key=True, index=True)
+
+
+class Recovery(Base):
+    """追回: money recovered on a dishonesty record."""
+
+    __tablename__ = "recoveries"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    record_id: Mapped[int] = mapped_column(
+        ForeignKey("dishonesty_records.id", ondelete="CASCADE"), index=True
+    )
+    amount_fen: Mapped[int] = mapped_column(BigInteger)
+    received_on: Mapped[date] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_by: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+
+
+# -- applications (救助申请): 申请 → 受理 → 入户调查 → 经济状况核对 → 民主评议 → 公示 → 审核确认 ----------
+
+
+class Application(Base):
+    """救助申请: one household's application, at one window, for one or more aid types (一门受理).
+
+    ``decision_due_on`` is the last working day for the decision (审核确认时限): ``working_days``
+    working days after ``accepted_on`` (``approval.working_days``, or ``approval.working_days_extended``
+    once extended); ``due_provisional`` when it counted days the official calendar does not cover yet.
+    ``notice_ends_on`` is the last day of the public notice (公示). ``flags`` are the integrity flags
+    found when the application was made and decided (``{"code", "message", "step"}``).
+    """
+
+    __tablename__ = "applications"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    #: The warning after which the household was helped to apply (协助申办), if any.
+    warning_id: Mapped[int | None] = mapped_column(ForeignKey("warnings.id", ondelete="SET NULL"))
+    status: Mapped[ApplicationStatus] = mapped_column(enum_column(ApplicationStatus), index=True)
+    advance: Mapped[bool] = mapped_column(Boolean, default=False)  # 先行救助
+    applied_on: Mapped[date] = mapped_column(Date)
+    accepted_on: Mapped[date | None] = mapped_column(Date)
+    working_days: Mapped[int | None] = mapped_column(Integer)
+    decision_due_on: Mapped[date | None] = mapped_column(Date)
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False)
+    extension_reason: Mapped[str | None] = mapped_column(Text)
+    notice_started_on: Mapped[date | None] = mapped_column(Date)
+    notice_ends_on: Mapped[date | None] = mapped_column(Date)
+    decided_on: Mapped[date | None] = mapped_column(Date)
+    flags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=_now(), onupdate=_now()
+    )
+
+    aids: Mapped[list[ApplicationAid]] = relationship(
+        cascade="all, delete-orphan", order_by="ApplicationAid.aid_type_code"
+    )
+    steps: Mapped[list[ApplicationStep]] = relationship(
+        cascade="all, delete-orphan", order_by="ApplicationStep.id"
+    )
+
+
+class ApplicationAid(Base):
+    """One aid type applied for, and its decision: the amounts approved and the aid record created."""
+
+    __tablename__ = "application_aids"
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("applications.id", ondelete="CASCADE"), primary_key=True
+    )
+    aid_type_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    outcome: Mapped[AidOutcome | None] = mapped_column(enum_column(AidOutcome))
+    monthly_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    one_off_amount_fen: Mapped[int | None] = mapped_column(BigInteger)
+    aid_record_id: Mapped[int | None] = mapped_column(ForeignKey("aid_records.id", ondelete="SET NULL"))
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ApplicationStep(Base):
+    """A step of an application, with who took it (the key and the name given), when, and the note."""
+
+    __tablename__ = "application_steps"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[StepKind] = mapped_column(enum_column(StepKind))
+    done_on: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    principal_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    by_name: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str | None] = mapped_column(Text)

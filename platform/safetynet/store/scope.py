@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, exists, false, or_, select, true
+from collections.abc import Collection
+
+from sqlalchemy import ColumnElement, Select, exists, false, or_, select, true
 
 from safetynet.model import Partner, Role
 from safetynet.principals import Principal
 from safetynet.rules import scope_prefix
 
-from .models import AidRecord, Household, NeedListing, Warning, WarningRoute
+from .models import AidRecord, Household, NeedListing, Visit, Warning, WarningRoute
 
 
 def within_scope(column: ColumnElement[str], principal: Principal) -> ColumnElement[bool]:
@@ -44,6 +46,11 @@ def visible_households(principal: Principal) -> ColumnElement[bool]:
     return false()
 
 
+def _routed_warning_ids(department: str) -> Select[tuple[int]]:
+    """The ids of the warnings routed to ``department`` (分类推送)."""
+    return select(WarningRoute.warning_id).where(WarningRoute.department == department)
+
+
 def visible_need_listings(principal: Principal, partner: Partner | None) -> ColumnElement[bool]:
     """The condition on ``NeedListing`` for what this principal may read (低收入需求清单).
 
@@ -70,15 +77,42 @@ def partner_takes(partner: Partner) -> ColumnElement[bool]:
 def visible_warnings(principal: Principal) -> ColumnElement[bool]:
     """The condition on ``Warning`` for what this principal may read.
 
-    The warning's household must be visible (:func:`visible_households`); a department sees only the
-    warnings routed to it, not every warning of a household it may see.
+    The warning's household must be visible (:func:`visible_households`), and
+    :func:`warning_restriction` holds.
     """
-    condition = Warning.household_id.in_(select(Household.id).where(visible_households(principal)))
+    household = Warning.household_id.in_(select(Household.id).where(visible_households(principal)))
+    return household & warning_restriction(principal)
+
+
+def warning_restriction(principal: Principal) -> ColumnElement[bool]:
+    """The condition on ``Warning`` beyond its household being visible: a department sees only the
+    warnings routed to it, not every warning of a household it may see."""
     if principal.role is Role.DEPARTMENT:
-        routed = exists(
-            select(WarningRoute.warning_id).where(
-                WarningRoute.warning_id == Warning.id, WarningRoute.department == principal.department
-            )
-        )
-        return condition & routed
-    return condition
+        return Warning.id.in_(_routed_warning_ids(principal.department or ""))
+    return true()
+
+
+def may_see_warning(principal: Principal, household_locality: str, routes: Collection[str]) -> bool:
+    """:func:`visible_warnings` in memory, for a warning already read (the live warning feed)."""
+    if principal.role in (Role.ADMIN, Role.AUDITOR):
+        return True
+    inside = household_locality.startswith(scope_prefix(principal.scope))
+    if principal.role is Role.CIVIL_AFFAIRS:
+        return inside
+    if principal.role is Role.DEPARTMENT and principal.department:
+        return inside and principal.department in routes  # routed to it: its household is visible too
+    return False
+
+
+def visible_visits(principal: Principal) -> ColumnElement[bool]:
+    """The condition on ``Visit`` (入户核查) for what this principal may read: see :func:`visit_restriction`."""
+    household = Visit.household_id.in_(select(Household.id).where(visible_households(principal)))
+    return household & visit_restriction(principal)
+
+
+def visit_restriction(principal: Principal) -> ColumnElement[bool]:
+    """The condition on ``Visit`` beyond its household being visible: a department sees only the visits
+    that verified a warning routed to it."""
+    if principal.role is Role.DEPARTMENT:
+        return Visit.warning_id.in_(_routed_warning_ids(principal.department or ""))
+    return true()

@@ -1,0 +1,186 @@
+"""A detection's evidence for many households at once, as the stored JSON text and as reasons.
+
+:meth:`~safetynet.rules.Because.explain` formats one reason for one household; a first sweep of a million
+households formats millions of them. :class:`Evidence` gives exactly what ``explain`` would, reason by
+reason over all the households asked for: each value is turned into words once per distinct value
+(parameter uses, yuan amounts), each message template is made positional once, and the JSON stored in
+``warnings.evidence`` is assembled from text fragments (``json.dumps`` of the same structure, byte for
+byte). A template this cannot rewrite (e.g. a nested format specification) is explained household by
+household, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import string
+from collections.abc import Sequence
+from itertools import chain
+from json.encoder import encode_basestring_ascii as quoted
+from typing import Any
+
+import numpy as np
+
+from safetynet.model import ParameterUse, Reason, format_yuan
+from safetynet.rules import Because, Detection, ParamColumn, Yuan
+from safetynet.rules.assessment import _plain
+
+__all__ = ["Evidence", "parameter_dict"]
+
+
+class Evidence:
+    """The evidence of ``detection`` for the households at ``rows`` (positions in its batch).
+
+    ``json(k)`` is the stored JSON text for ``rows[k]``; ``reasons(k)`` the :class:`Reason` values (kept
+    only when ``with_reasons``, for events and routing hooks).
+    """
+
+    def __init__(self, detection: Detection, rows: Sequence[int], *, with_reasons: bool) -> None:
+        self.rows = np.asarray(rows, dtype=np.int64)
+        m = len(self.rows)
+        self._json: list[list[str]] = [[] for _ in range(m)]
+        self._reasons: list[list[Reason]] | None = [[] for _ in range(m)] if with_reasons else None
+        for because in detection.evidence:
+            self._add(because)
+
+    def json(self, k: int) -> str:
+        return "[" + ", ".join(self._json[k]) + "]"
+
+    def reasons(self, k: int) -> list[Reason]:
+        if self._reasons is None:
+            raise ValueError("Evidence(with_reasons=False) keeps no reasons")
+        return self._reasons[k]
+
+    def _add(self, because: Because) -> None:
+        mask = np.asarray(because.mask)
+        holds = np.flatnonzero(mask[self.rows]) if mask.ndim else np.arange(len(self.rows) if mask else 0)
+        if not len(holds):
+            return
+        at = self.rows[holds]
+        template = _positional(because.message, list(because.values))
+        if template is None:  # explained one by one
+            explained = [because.explain(int(i)) for i in at.tolist()]
+            messages = [r.message for r in explained]
+            uses = [r.parameters for r in explained]
+            uses_json = [", ".join(_parameter_json(u) for u in r.parameters) for r in explained]
+        else:
+            words = []
+            uses_by_key: list[tuple[list[tuple[ParameterUse, ...]], list[str]]] = []
+            for value in because.values.values():
+                words.append(_words(value, at))
+                if isinstance(value, ParamColumn):
+                    uses_by_key.append(_uses(value, at))
+            messages = (
+                [template.format(*row) for row in zip(*words, strict=True)]
+                if words
+                else [template.format()] * len(at)
+            )
+            uses, uses_json = _combined(uses_by_key, len(at))
+        head = '{"code": ' + quoted(because.code) + ', "message": '
+        store = self._json
+        for k, message, fragment in zip(holds.tolist(), messages, uses_json, strict=True):
+            store[k].append(head + quoted(message) + ', "parameters": [' + fragment + "]}")
+        if self._reasons is not None:
+            keep = self._reasons
+            code = because.code
+            for k, message, used in zip(holds.tolist(), messages, uses, strict=True):
+                keep[k].append(Reason(code=code, message=message, parameters=used))
+
+
+def _positional(message: str, keys: list[str]) -> str | None:
+    """``"income {income} < {standard}"`` → ``"income {0} < {1}"`` for ``keys`` ``[income, standard]``;
+    None when the template uses anything but the keys with plain conversions and specifications."""
+    index = {key: i for i, key in enumerate(keys)}
+    parts: list[str] = []
+    try:
+        parsed = list(string.Formatter().parse(message))
+    except ValueError:
+        return None
+    for literal, field, spec, conversion in parsed:
+        parts.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field is None:
+            continue
+        cut = min((p for p in (field.find("."), field.find("[")) if p >= 0), default=len(field))
+        name, rest = field[:cut], field[cut:]
+        if name not in index or (spec and "{" in spec):
+            return None
+        parts.append(
+            "{"
+            + str(index[name])
+            + rest
+            + (f"!{conversion}" if conversion else "")
+            + (f":{spec}" if spec else "")
+            + "}"
+        )
+    return "".join(parts)
+
+
+def _words(value: Any, at: np.ndarray) -> list[str]:
+    """What ``Because.explain`` puts in the message for ``value`` at each household of ``at``."""
+    if isinstance(value, ParamColumn):
+        shown = [u.display_value for u in value.uses] + ["(not set)"]  # index -1: not set
+        return [shown[j] for j in value.use_index[at].tolist()]
+    if isinstance(value, Yuan):
+        fen = value.fen[at]
+        if fen.dtype.kind not in "biu":
+            return [format_yuan(int(f)) for f in fen.tolist()]
+        amounts, inverse = np.unique(fen.astype(np.int64), return_inverse=True)
+        spelled = [format_yuan(a) for a in amounts.tolist()]
+        return [spelled[j] for j in inverse.tolist()]
+    if isinstance(value, np.ndarray):
+        if value.ndim != 1:
+            return [_plain(value[i]) for i in at.tolist()]
+        return [_plain(v) for v in value[at].tolist()]  # tolist: each element's .item(), as _plain uses
+    return [_plain(value)] * len(at)
+
+
+def _uses(column: ParamColumn, at: np.ndarray) -> tuple[list[tuple[ParameterUse, ...]], list[str]]:
+    """Per household of ``at``: the parameter use (none where not set) and its JSON."""
+    index = column.use_index[at]
+    single: list[tuple[ParameterUse, ...]] = [(u,) for u in column.uses] + [()]
+    text = [""] * (len(column.uses) + 1)
+    for j in np.unique(index[index >= 0]).tolist():
+        text[j] = _parameter_json(column.uses[j])
+    positions = index.tolist()
+    return [single[j] for j in positions], [text[j] for j in positions]
+
+
+def _combined(
+    by_key: list[tuple[list[tuple[ParameterUse, ...]], list[str]]], m: int
+) -> tuple[list[tuple[ParameterUse, ...]], list[str]]:
+    """The parameter uses of each household over all keys, in key order, and their JSON list items."""
+    if not by_key:
+        return [()] * m, [""] * m
+    if len(by_key) == 1:
+        return by_key[0]
+    uses = [tuple(chain.from_iterable(parts)) for parts in zip(*(u for u, _ in by_key), strict=True)]
+    texts = [", ".join(t for t in parts if t) for parts in zip(*(t for _, t in by_key), strict=True)]
+    return uses, texts
+
+
+_PARAMETER_JSON: dict[int, tuple[ParameterUse, str]] = {}
+
+
+def _parameter_json(use: ParameterUse) -> str:
+    """``json.dumps`` of the stored form of a parameter use, kept by identity (with the use, so that
+    its id is not reused): the locality registry hands out the same few uses batch after batch."""
+    known = _PARAMETER_JSON.get(id(use))
+    if known is not None and known[0] is use:
+        return known[1]
+    if len(_PARAMETER_JSON) > 10_000:
+        _PARAMETER_JSON.clear()
+    text = json.dumps(parameter_dict(use))
+    _PARAMETER_JSON[id(use)] = (use, text)
+    return text
+
+
+def parameter_dict(use: ParameterUse) -> dict[str, Any]:
+    """A parameter use as stored in evidence."""
+    return {
+        "name": use.name,
+        "locality_code": use.locality_code,
+        "value": use.display_value,
+        "unit": use.unit,
+        "effective_from": use.effective_from.isoformat(),
+        "source": use.source,
+        "illustrative": use.illustrative,
+    }
