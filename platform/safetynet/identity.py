@@ -225,7 +225,7 @@ class IdentityVault:
 
     def lookup_hash(self, number: str) -> str:
         """Hex HMAC-SHA256 of the normalised number under the lookup secret; equal numbers hash equally."""
-        return hmac.new(self._mac_key, _normalise(number).encode(), hashlib.sha256).hexdigest()
+        return hmac.digest(self._mac_key, _normalise(number).encode(), "sha256").hex()
 
     def needs_rotation(self, blob: bytes) -> bool:
         """Whether ``blob`` was encrypted under an older secret; if so, store ``encrypt(decrypt(blob))``.

@@ -11,6 +11,7 @@ from strawberry.types import Info
 from safetynet import circles, model
 from safetynet.governance import FlagCode
 from safetynet.model import format_yuan
+from safetynet.monitoring.evidence import reason_from_json
 from safetynet.rules import level_of, self_care_level
 from safetynet.store import models as rows
 
@@ -224,6 +225,21 @@ def locality_of(info: Info[Context, None], code: str) -> Locality | None:
     )
 
 
+def full_id_number(
+    info: Info[Context, None],
+    row: rows.Member | rows.NearRelative | rows.DishonestyRecord,
+    household_id: int | None,
+) -> str | None:
+    """A person's full identity number for principals that may read it (each read audited), else null."""
+    from .audit import READ_ID_NUMBER, record_read
+
+    ctx = info.context
+    if not ctx.me.may_read_id_numbers:
+        return None
+    record_read(ctx, READ_ID_NUMBER, type(row).__name__, row.id, household_id)
+    return ctx.runtime.vault.decrypt(row.id_number_encrypted)
+
+
 # -- household and its chain ------------------------------------------------------------------------
 
 
@@ -331,18 +347,9 @@ class Warning(Node):
         return self.row.routed_to
 
     @strawberry.field
-    def evidence(self) -> list[Reason]:
-        return [
-            Reason(
-                code=e["code"],
-                message=e["message"],
-                parameters=[
-                    ParameterUse(**{**p, "effective_from": date.fromisoformat(str(p["effective_from"]))})
-                    for p in e.get("parameters", [])
-                ],
-            )
-            for e in self.row.evidence
-        ]
+    def evidence(self, info: Info[Context, None]) -> list[Reason]:
+        localities = info.context.runtime.localities
+        return [Reason.of(reason_from_json(e, localities)) for e in self.row.evidence]
 
     @strawberry.field
     def resolution(self) -> Resolution | None:
@@ -356,7 +363,9 @@ class Warning(Node):
     async def household(self, info: Info[Context, None]) -> Household | None:
         from .warnings import visible_household_rows
 
-        row = await info.context.loader("visible_households", visible_household_rows).load(self.row.household_id)
+        row = await info.context.loader("visible_households", visible_household_rows).load(
+            self.row.household_id
+        )
         return Household(row=row) if row is not None else None
 
     @strawberry.field(description="The caseworker it is assigned to (分派).")
@@ -409,13 +418,7 @@ class Member(Node):
         description="The full number: only for principals allowed to read it; every read is audited."
     )
     def id_number(self, info: Info[Context, None]) -> str | None:
-        from .audit import READ_ID_NUMBER, record_read
-
-        ctx = info.context
-        if not ctx.me.may_read_id_numbers:
-            return None
-        record_read(ctx, READ_ID_NUMBER, "Member", self.row.id, self.row.household_id)
-        return ctx.runtime.vault.decrypt(self.row.id_number_encrypted)
+        return full_id_number(info, self.row, self.row.household_id)
 
     @strawberry.field
     def birth_date(self) -> date:

@@ -4,9 +4,15 @@
 households formats millions of them. :class:`Evidence` gives exactly what ``explain`` would, reason by
 reason over all the households asked for: each value is turned into words once per distinct value
 (parameter uses, yuan amounts), each message template is made positional once, and the JSON stored in
-``warnings.evidence`` is assembled from text fragments (``json.dumps`` of the same structure, byte for
-byte). A template this cannot rewrite (e.g. a nested format specification) is explained household by
-household, as before.
+``warnings.evidence`` is assembled from text fragments (``json.dumps`` of the same structure with
+:data:`COMPACT`, byte for byte). A template this cannot rewrite (e.g. a nested format specification) is
+explained household by household, as before.
+
+The stored form is compact, since a first sweep writes a million of them: no spaces, characters as
+UTF-8 rather than ``\\u`` escapes, and each parameter use without its ``source`` text, which
+:func:`parameter_use` takes back from the locality registry when the evidence is read (name, locality
+and effective date identify the dated value; the value itself is stored, as the figure the decision
+used).
 """
 
 from __future__ import annotations
@@ -14,8 +20,10 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
 from itertools import chain
-from json.encoder import encode_basestring_ascii as quoted
+from json.encoder import encode_basestring as quoted
 from typing import Any
 
 import numpy as np
@@ -23,8 +31,14 @@ import numpy as np
 from safetynet.model import ParameterUse, Reason, format_yuan
 from safetynet.rules import Because, Detection, ParamColumn, Yuan
 from safetynet.rules.assessment import _plain
+from safetynet.rules.parameters import LocalityRegistry
 
-__all__ = ["Evidence", "parameter_dict"]
+__all__ = ["COMPACT", "Evidence", "parameter_dict", "parameter_use", "reason_from_json"]
+
+#: ``json.dumps`` keyword arguments for stored evidence.
+COMPACT: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":")}
+#: The ``source`` of a stored parameter use whose dated value no installed locality pack sets any more.
+SOURCE_UNINSTALLED = "(the locality pack that set this value is no longer installed)"
 
 
 class Evidence:
@@ -43,7 +57,7 @@ class Evidence:
             self._add(because)
 
     def json(self, k: int) -> str:
-        return "[" + ", ".join(self._json[k]) + "]"
+        return "[" + ",".join(self._json[k]) + "]"
 
     def reasons(self, k: int) -> list[Reason]:
         if self._reasons is None:
@@ -61,7 +75,7 @@ class Evidence:
             explained = [because.explain(int(i)) for i in at.tolist()]
             messages = [r.message for r in explained]
             uses = [r.parameters for r in explained]
-            uses_json = [", ".join(_parameter_json(u) for u in r.parameters) for r in explained]
+            uses_json = [",".join(_parameter_json(u) for u in r.parameters) for r in explained]
         else:
             words = []
             uses_by_key: list[tuple[list[tuple[ParameterUse, ...]], list[str]]] = []
@@ -75,10 +89,10 @@ class Evidence:
                 else [template.format()] * len(at)
             )
             uses, uses_json = _combined(uses_by_key, len(at))
-        head = '{"code": ' + quoted(because.code) + ', "message": '
+        head = '{"code":' + quoted(because.code) + ',"message":'
         store = self._json
         for k, message, fragment in zip(holds.tolist(), messages, uses_json, strict=True):
-            store[k].append(head + quoted(message) + ', "parameters": [' + fragment + "]}")
+            store[k].append(head + quoted(message) + ',"parameters":[' + fragment + "]}")
         if self._reasons is not None:
             keep = self._reasons
             code = because.code
@@ -153,7 +167,7 @@ def _combined(
     if len(by_key) == 1:
         return by_key[0]
     uses = [tuple(chain.from_iterable(parts)) for parts in zip(*(u for u, _ in by_key), strict=True)]
-    texts = [", ".join(t for t in parts if t) for parts in zip(*(t for _, t in by_key), strict=True)]
+    texts = [",".join(t for t in parts if t) for parts in zip(*(t for _, t in by_key), strict=True)]
     return uses, texts
 
 
@@ -168,19 +182,45 @@ def _parameter_json(use: ParameterUse) -> str:
         return known[1]
     if len(_PARAMETER_JSON) > 10_000:
         _PARAMETER_JSON.clear()
-    text = json.dumps(parameter_dict(use))
+    text = json.dumps(parameter_dict(use), **COMPACT)
     _PARAMETER_JSON[id(use)] = (use, text)
     return text
 
 
 def parameter_dict(use: ParameterUse) -> dict[str, Any]:
-    """A parameter use as stored in evidence."""
+    """A parameter use as stored in evidence (its source is looked up when read: :func:`parameter_use`)."""
     return {
         "name": use.name,
         "locality_code": use.locality_code,
         "value": use.display_value,
         "unit": use.unit,
         "effective_from": use.effective_from.isoformat(),
-        "source": use.source,
         "illustrative": use.illustrative,
     }
+
+
+def parameter_use(stored: dict[str, Any], localities: LocalityRegistry) -> ParameterUse:
+    """A stored parameter use back as a :class:`~safetynet.model.ParameterUse`, its ``source`` from the
+    locality pack that sets that dated value (evidence stored with its source keeps its own)."""
+    effective_from = date.fromisoformat(str(stored["effective_from"]))
+    source = stored.get("source")
+    if source is None:
+        source = localities.source_of(stored["name"], stored["locality_code"], effective_from)
+    return ParameterUse(
+        name=stored["name"],
+        locality_code=stored["locality_code"],
+        unit=stored.get("unit", ""),
+        value=Decimal(str(stored["value"])),
+        effective_from=effective_from,
+        source=source if source is not None else SOURCE_UNINSTALLED,
+        illustrative=bool(stored["illustrative"]),
+    )
+
+
+def reason_from_json(data: dict[str, Any], localities: LocalityRegistry) -> Reason:
+    """A stored evidence entry back as a :class:`~safetynet.model.Reason`."""
+    return Reason(
+        code=data["code"],
+        message=data["message"],
+        parameters=tuple(parameter_use(p, localities) for p in data.get("parameters", [])),
+    )

@@ -10,7 +10,8 @@ A record about a person nobody has registered is kept as an unmatched signal (no
 :func:`link_unmatched` links such signals once the person is registered, and ``ingest`` runs it at the end.
 
 :func:`ingest_file` is ``safetynet ingest``: a record file in transactions of 50,000 records, read,
-validated and hashed (everything but the database's part) in a forked process while this one stores.
+validated and hashed (everything but the database's part) batch by batch in a forked process while this
+one stores the batches before.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ __all__ = [
 ]
 
 BATCH_SIZE = 5_000
-FILE_CHUNK = 50_000  # records per transaction in ingest_file
+FILE_CHUNK = 50_000  # records per transaction in ingest_file (read and prepared BATCH_SIZE at a time)
 
 _signals = SignalRow.__table__
 _members = Member.__table__
@@ -162,41 +163,44 @@ def ingest_file(
     :func:`link_unmatched`. A :class:`RecordFileError` stops it; the chunks before stay stored.
 
     ``parallel`` (default: where it is safe, :func:`safetynet.forked.can_fork`): the file is read,
-    validated and hashed in a forked process while this one stores the previous chunk.
+    validated and hashed in a forked process, batch by batch (:data:`BATCH_SIZE` records), while this
+    one stores the batches before.
     """
     source = data_source(catalogue, source_code)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    batch_size = min(BATCH_SIZE, chunk_size)
 
-    def prepared() -> Iterator[list[_Prepared]]:
+    def prepared() -> Iterator[_Prepared]:
         seen: set[str] = set()
         first = 0
-        for chunk in read_records(path, chunk_size):
-            yield [
-                _prepare(source, vault, batch, first + offset, seen)
-                for offset, batch in zip(
-                    range(0, len(chunk), BATCH_SIZE), _batches(chunk, BATCH_SIZE), strict=True
-                )
-            ]
-            first += len(chunk)
+        for batch in read_records(path, batch_size):
+            yield _prepare(source, vault, batch, first, seen)
+            first += len(batch)
 
     use_fork = parallel if parallel is not None else can_fork()
-    chunks = forked(prepared, name="safetynet-ingest-reader") if use_fork else prepared()
+    batches = forked(prepared, name="safetynet-ingest-reader") if use_fork else prepared()
+    per_transaction = max(chunk_size // batch_size, 1)
+
+    def store(session: Session) -> tuple[IngestResult, int]:
+        """The next ``chunk_size`` records' batches, stored in this transaction; and how many records."""
+        write = _writer(session, source.code, received_at)
+        result, records = IngestResult(), 0
+        with _page_cache(session):
+            for batch in islice(batches, per_transaction):
+                result += _store(session, source.code, batch, write)
+                records += batch.records
+        return result, records
+
     total = IngestResult()
-    with closing(chunks):
-        for batches in chunks:
-
-            def store(session: Session, batches: list[_Prepared] = batches) -> IngestResult:
-                write = _writer(session, source.code, received_at)
-                result = IngestResult()
-                with _page_cache(session):
-                    for batch in batches:
-                        result += _store(session, source.code, batch, write)
-                return result
-
-            total += database.run(store)
+    with closing(batches):
+        while True:
+            result, records = database.run(store)
+            if not records:
+                break
+            total += result
             if progress is not None:
-                progress(sum(batch.records for batch in batches))
+                progress(records)
     return replace(total, linked=database.run(link_unmatched))
 
 

@@ -60,7 +60,6 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from decimal import Decimal
 from itertools import chain
 from typing import Any
 
@@ -72,10 +71,11 @@ from sqlalchemy.orm import Session
 from safetynet.assessments import RuleError, assess_batch
 from safetynet.catalogue import Catalogue, Provided
 from safetynet.forked import can_fork, forked
-from safetynet.model import LowIncomeCategory, ParameterUse, Reason, WarningEvent, WarningLevel, WarningRule
+from safetynet.model import LowIncomeCategory, Reason, WarningEvent, WarningLevel, WarningRule
 from safetynet.model import WarningStatus as Status
 from safetynet.plugins import notify
 from safetynet.rules import Assessment, Detection, HouseholdBatch, ParameterError, Parameters
+from safetynet.rules.parameters import LocalityRegistry
 from safetynet.store.columns import household_filter, load_batch
 from safetynet.store.db import Database
 from safetynet.store.models import (
@@ -91,7 +91,7 @@ from safetynet.store.wal import checkpoints_aside
 
 from . import warning_feed
 from .digest import evidence_digests, hex_digest
-from .evidence import Evidence
+from .evidence import Evidence, reason_from_json
 
 __all__ = ["DEFAULT_BATCH_SIZE", "OPEN_STATUSES", "SweepResult", "run_sweep", "swept_households"]
 
@@ -181,7 +181,7 @@ def run_sweep(
     announcer = _Announcer(runtime.plugins, loop)
     try:
         # Warnings committed by an earlier sweep that was killed before announcing them.
-        announcer.announce(database, database.run(lambda s: _pending(s, locality_prefix)))
+        announcer.announce(database, database.run(lambda s: _pending(s, locality_prefix, runtime.localities)))
         if parallel if parallel is not None else can_fork():
             batches = _sweep_forked(runtime, run, as_of, locality_prefix, batch_size)
         else:
@@ -1036,7 +1036,7 @@ def _with_id(event: WarningEvent, warning_id: int) -> WarningEvent:
     )
 
 
-def _pending(session: Session, prefix: str) -> list[tuple[int, WarningEvent]]:
+def _pending(session: Session, prefix: str, localities: LocalityRegistry) -> list[tuple[int, WarningEvent]]:
     """Open warnings of the area not yet announced at their level (a sweep was killed in between)."""
     rows = session.execute(
         select(
@@ -1065,7 +1065,7 @@ def _pending(session: Session, prefix: str) -> list[tuple[int, WarningEvent]]:
                 locality_code=r.locality_code,
                 rule=r.rule,
                 level=r.level,
-                evidence=tuple(reason_from_json(e) for e in r.evidence or []),
+                evidence=tuple(reason_from_json(e, localities) for e in r.evidence or []),
                 raised_at=_aware(r.raised_at),
             ),
         )
@@ -1100,26 +1100,6 @@ def _departments_at(column: np.ndarray | None, i: int) -> tuple[str, ...]:
         return ()
     value = column[i]
     return (value,) if isinstance(value, str) else tuple(value)
-
-
-def reason_from_json(data: dict[str, Any]) -> Reason:
-    """A stored evidence entry back as a :class:`~safetynet.model.Reason`."""
-    return Reason(
-        code=data["code"],
-        message=data["message"],
-        parameters=tuple(
-            ParameterUse(
-                name=p["name"],
-                locality_code=p["locality_code"],
-                unit=p.get("unit", ""),
-                value=Decimal(str(p["value"])),
-                effective_from=date.fromisoformat(str(p["effective_from"])),
-                source=p["source"],
-                illustrative=bool(p["illustrative"]),
-            )
-            for p in data.get("parameters", [])
-        ),
-    )
 
 
 def _aware(moment: datetime) -> datetime:

@@ -65,6 +65,14 @@ class LocalityRegistry:
         use = self._resolved[key] = self._resolve(name, code, day)
         return use
 
+    def source_of(self, name: str, code: str, effective_from: date) -> str | None:
+        """The source of the value of ``name`` that locality ``code`` set from ``effective_from``, or None
+        when no installed pack sets that dated value (stored evidence names its parameters so)."""
+        locality = self.localities.get(code)
+        series = locality.parameters.get(name) if locality else None
+        value = series.at(effective_from) if series else None
+        return value.source if value is not None and value.effective_from == effective_from else None
+
     def _resolve(self, name: str, code: str, day: date) -> ParameterUse | None:
         for candidate in ancestors(code):
             locality = self.localities.get(candidate)
