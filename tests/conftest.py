@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
@@ -108,6 +109,19 @@ class GraphQL:
 @pytest.fixture
 def gql(client) -> GraphQL:
     return GraphQL(client)
+
+
+@asynccontextmanager
+async def graphql_for(runtime: Runtime) -> AsyncIterator[GraphQL]:
+    """The ``gql`` helper on an app built from ``runtime`` (its own settings)."""
+    transport = httpx.ASGITransport(app=create_app(runtime))
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        yield GraphQL(client)
+    await runtime.database.async_engine.dispose()
+
+
+def admin_of(runtime: Runtime) -> str:
+    return runtime.database.run(lambda s: create_key(s, Role.ADMIN))
 
 
 _sequence = iter(range(1, 10**6))

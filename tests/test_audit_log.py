@@ -7,12 +7,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import delete, event, select, update
+from sqlalchemy import JSON, column, delete, event, insert, select, table, update
 
 from conftest import person, register
 from matching_support import SUBSCRIBE, events, open_socket, post, publish, subscribe, thread_server
 from safetynet.model import Role
 from safetynet.principals import hash_key
+from safetynet.store.db import Database
+from safetynet.store.migrate import upgrade
 from safetynet.store.models import ApiKey, AuditEntry
 
 FULL = "query($id: ID!) { household(id: $id) { id members { name } } }"
@@ -69,7 +71,8 @@ async def test_a_full_record_read_is_logged_with_who_what_when_and_where(
         "read_household",
         "Household",
     )
-    assert entry.detail == {"household": int(entry.subject_id), "user_agent": "county-desk/2.1"}
+    assert entry.detail == {"household": int(entry.subject_id)}
+    assert entry.user_agent == "county-desk/2.1"
     assert entry.client == "127.0.0.1"  # httpx's ASGI transport reports the loopback client
     assert abs(entry.at.replace(tzinfo=UTC) - datetime.now(UTC)) < timedelta(minutes=1)
 
@@ -239,3 +242,26 @@ def test_a_subscriber_reading_households_is_logged_before_the_event_is_sent(runt
                 e for e in entries(runtime, "read_household") if e.principal_id == key_id(runtime, civil)
             ]
     assert len(logged) == 1 and logged[0].client == "127.0.0.1"
+
+
+def test_migrating_moves_the_user_agent_of_earlier_entries_out_of_detail_into_its_column(database_url):
+    database = Database(database_url)
+    upgrade(database, "0007_governance")  # entries written before 0008 kept the user agent in detail
+    before = table(
+        "audit_log", column("action"), column("subject_type"), column("subject_id"), column("detail", JSON)
+    )
+    details = [
+        {"household": 1, "user_agent": "county-desk/2.1"},
+        {"accepted": 3, "duplicates": 0},
+    ]
+    database.run(
+        lambda s: s.execute(
+            insert(before),
+            [{"action": "a", "subject_type": "Household", "subject_id": "1", "detail": d} for d in details],
+        )
+    )
+    upgrade(database)
+    query = select(AuditEntry.user_agent, AuditEntry.detail).order_by(AuditEntry.id)
+    moved = database.run(lambda s: [tuple(row) for row in s.execute(query)])
+    database.engine.dispose()
+    assert moved == [("county-desk/2.1", {"household": 1}), (None, {"accepted": 3, "duplicates": 0})]

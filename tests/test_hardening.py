@@ -7,8 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -18,27 +16,11 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from command_line import environment, safetynet
-from conftest import GraphQL, register
+from conftest import admin_of, graphql_for, register
 from matching_support import free_port, start_process_server, stop_process, thread_server, wait_healthy
-from safetynet.app import create_app
-from safetynet.model import Role
-from safetynet.principals import create_key
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 TYPO = "{ househods { totalCount } }"
-
-
-@asynccontextmanager
-async def graphql_for(runtime) -> AsyncIterator[GraphQL]:
-    """The ``gql`` helper on an app built from ``runtime`` (its own settings)."""
-    transport = httpx.ASGITransport(app=create_app(runtime))
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-        yield GraphQL(client)
-    await runtime.database.async_engine.dispose()
-
-
-def admin_of(runtime) -> str:
-    return runtime.database.run(lambda s: create_key(s, Role.ADMIN))
 
 
 # -- schema hints and error masking ----------------------------------------------------------------

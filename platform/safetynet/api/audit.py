@@ -57,25 +57,26 @@ async def write_reads(ctx: Context) -> None:
     if not ctx.audited_reads:
         return
     reads, ctx.audited_reads = ctx.audited_reads, {}
-    origin = _origin(ctx)
+    user_agent = _user_agent(ctx)
     rows = [
         {
             "principal_id": ctx.me.key_id,
             "action": action,
             "subject_type": subject_type,
             "subject_id": str(subject_id),
-            "detail": {"household": household_id, **origin},
+            "detail": {"household": household_id},
             "client": ctx.client,
+            "user_agent": user_agent,
         }
         for (action, subject_type, subject_id), household_id in reads.items()
     ]
     await ctx.write(lambda session: session.execute(insert(AuditEntry), rows))
 
 
-def _origin(ctx: Context) -> dict[str, str]:
+def _user_agent(ctx: Context) -> str | None:
     headers = getattr(ctx.request, "headers", None)
     agent = headers.get("user-agent") if headers is not None else None
-    return {"user_agent": agent[:USER_AGENT_LENGTH]} if agent else {}
+    return agent[:USER_AGENT_LENGTH] if agent else None
 
 
 class AuditReads(SchemaExtension):
@@ -162,7 +163,7 @@ class AuditLogEntry:
 
     @strawberry.field(description="From where: the client's user agent, when it sent one.")
     def user_agent(self) -> str | None:
-        return (self.row.detail or {}).get("user_agent")
+        return self.row.user_agent
 
     @strawberry.field(description="Everything else recorded with the entry.")
     def detail(self) -> JSON:
