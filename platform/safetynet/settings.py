@@ -7,6 +7,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from safetynet.matching.webhook_targets import AllowList
+
 DEVELOPMENT = "development"
 PRODUCTION = "production"
 MEBIBYTE = 1024 * 1024
@@ -48,6 +50,9 @@ class Settings:
     #: ``redis://…`` to share the rate-limit counts between server processes (default: the broadcast URL
     #: when it is Redis, else counts are kept in each process).
     rate_limit_url: str | None = None
+    #: Hostnames, addresses and CIDRs webhooks may be sent to although they are not public
+    #: (``matching/webhook_targets.py``).
+    webhook_allow_hosts: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -93,6 +98,7 @@ class Settings:
             ),
             "rate_limit_window": _count(env, "SAFETYNET_RATE_LIMIT_WINDOW", cls.rate_limit_window, minimum=1),
             "rate_limit_url": _rate_limit_url(env.get("SAFETYNET_RATE_LIMIT_URL"), broadcast_url),
+            "webhook_allow_hosts": _webhook_allow_hosts(env.get("SAFETYNET_WEBHOOK_ALLOW_HOSTS")),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
@@ -105,6 +111,15 @@ def _rate_limit_url(value: str | None, broadcast_url: str | None) -> str | None:
     if not value.startswith(REDIS_SCHEMES):
         raise SettingsError(f"SAFETYNET_RATE_LIMIT_URL must be a redis:// URL, not '{value}'")
     return value
+
+
+def _webhook_allow_hosts(value: str | None) -> tuple[str, ...]:
+    entries = _list(value)
+    try:
+        AllowList.parse(entries)
+    except ValueError as exc:
+        raise SettingsError(f"SAFETYNET_WEBHOOK_ALLOW_HOSTS: {exc}") from None
+    return entries
 
 
 def _count(env: dict[str, str], name: str, default: int, *, minimum: int = 0) -> int:

@@ -769,7 +769,7 @@ class NeedsMutation:
                     principal=ctx.me,
                     catalogue=ctx.runtime.catalogue,
                     vault=ctx.runtime.vault,
-                    production=ctx.runtime.settings.production,
+                    settings=ctx.runtime.settings,
                 )
             )
         except InputErrors as exc:

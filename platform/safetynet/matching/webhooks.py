@@ -1,9 +1,14 @@
 """Webhooks for partners that cannot hold a websocket open.
 
 A partner registers a URL; every need event it may see (and its webhook's filter wants) is POSTed there
-as JSON, in cursor order, signed with the webhook's secret::
+as JSON, in cursor order, signed with the webhook's secret, with and without a timestamp::
 
-    X-Safetynet-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>
+    X-Safetynet-Timestamp: <Unix time in seconds when this attempt was signed>
+    X-Safetynet-Timestamped-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>." + the raw body>
+    X-Safetynet-Signature: sha256=<hex HMAC-SHA256 of the raw body>   (kept for existing receivers)
+
+A receiver checks the timestamped signature and refuses timestamps more than a few minutes from its clock
+(:func:`verify_timestamped`), so a recorded delivery cannot be replayed later.
 
 A receiver answers 2xx to acknowledge. Anything else (or no answer within the timeout) is a failed
 attempt: the same event is retried after a backoff that doubles each time (5 s, 10 s, 20 s … by default,
@@ -11,7 +16,8 @@ capped), and after ``max_attempts`` consecutive failures the webhook is PAUSED, 
 ``resumeWebhook`` takes it up again from the event that failed, so nothing is lost. Every attempt is
 recorded (``webhook_deliveries``). Several server processes may run dispatchers: a lease on the webhook
 row makes sure only one sends to a receiver at a time. Delivery is at least once (a receiver that
-answers too late may see an event again): deduplicate by ``cursor``.
+answers too late may see an event again): deduplicate by ``cursor``. Only public addresses, and those
+allowed by ``SAFETYNET_WEBHOOK_ALLOW_HOSTS``, receive webhooks (:mod:`.webhook_targets`).
 """
 
 from __future__ import annotations
@@ -20,13 +26,12 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import ipaddress
+import http.client
 import json
 import logging
 import secrets
+import socket
 import time
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -47,13 +52,18 @@ from safetynet.rules import LocalityCodeError, check_code, is_within
 from safetynet.store.models import NeedEventRow, PartnerWebhook, WebhookDelivery
 
 from .events import Audience, LoggedEvent, NeedFilterSpec, encode_cursor, head, read_events
+from .webhook_targets import TargetRefused, WebhookTargets
 
 if TYPE_CHECKING:
     from safetynet.runtime import Runtime
+    from safetynet.settings import Settings
 
 log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Safetynet-Signature"
+TIMESTAMP_HEADER = "X-Safetynet-Timestamp"
+TIMESTAMPED_SIGNATURE_HEADER = "X-Safetynet-Timestamped-Signature"
+TOLERANCE_SECONDS = 300
 SECRET_PREFIX = "whsec_"
 BATCH = 100
 LEASE_SECONDS = 120
@@ -75,14 +85,35 @@ class WebhookSettings:
         )
 
 
-def sign(secret: str, body: bytes) -> str:
-    """The signature header's value: ``sha256=`` and the hex HMAC-SHA256 of the body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(secret: str, body: bytes, timestamp: int | str | None = None) -> str:
+    """A signature header's value: ``sha256=`` and the hex HMAC-SHA256 of the body, or, given a timestamp,
+    of ``b"<timestamp>." + body``."""
+    signed = body if timestamp is None else f"{timestamp}.".encode() + body
+    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
 
 
 def verify(secret: str, body: bytes, signature: str) -> bool:
-    """What a receiver does: compare in constant time."""
+    """What an existing receiver does with ``X-Safetynet-Signature``: compare in constant time."""
     return hmac.compare_digest(sign(secret, body), signature or "")
+
+
+def verify_timestamped(
+    secret: str,
+    body: bytes,
+    timestamp: str | None,
+    signature: str | None,
+    *,
+    tolerance_seconds: float = TOLERANCE_SECONDS,
+    now: float | None = None,
+) -> bool:
+    """What a receiver does with ``X-Safetynet-Timestamp`` and ``X-Safetynet-Timestamped-Signature``: the
+    timestamp is a whole number of seconds within ``tolerance_seconds`` of ``now`` (default: the clock) and
+    the signature matches, compared in constant time. A stale or tampered delivery is refused."""
+    if not (timestamp and timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+        return False
+    if abs((time.time() if now is None else now) - int(timestamp)) > tolerance_seconds:
+        return False
+    return hmac.compare_digest(sign(secret, body, timestamp), signature or "")
 
 
 # -- registration ----------------------------------------------------------------------------------
@@ -104,23 +135,22 @@ def _owner(principal: Principal, partner_code: str | None, catalogue: Catalogue)
     return code
 
 
-def check_url(url: str, *, production: bool) -> str | None:
+def check_url(url: str, targets: WebhookTargets) -> str | None:
     """Why ``url`` cannot receive webhooks, or None."""
     if not url or len(url) > URL_LIMIT:
         return f"give an http(s) URL of at most {URL_LIMIT} characters"
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "must be an absolute http:// or https:// URL"
+    try:
+        parts.port  # noqa: B018 (out of range or not a number: ValueError)
+    except ValueError:
+        return "must have a port number up to 65535"
     if parts.username or parts.password:
         return "must not carry a user name or password (the signature authenticates us)"
-    if production:
-        if parts.scheme != "https":
-            return "must use https in production"
-        with contextlib.suppress(ValueError):
-            address = ipaddress.ip_address(parts.hostname)
-            if address.is_private or address.is_loopback or address.is_link_local:
-                return "must not point at a private, loopback or link-local address in production"
-    return None
+    if targets.production and parts.scheme != "https":
+        return "must use https in production"
+    return targets.refusal(parts.hostname)
 
 
 def register_webhook(
@@ -130,14 +160,14 @@ def register_webhook(
     principal: Principal,
     catalogue: Catalogue,
     vault: IdentityVault,
-    production: bool,
+    settings: Settings,
 ) -> tuple[PartnerWebhook, str]:
     """Register a webhook; returns it and its secret (shown once: only an encrypted copy is kept)."""
     code = _owner(principal, data.get("partner_code"), catalogue)
     partner = catalogue.partners[code].item
     problems = Problems()
     url = (data.get("url") or "").strip()
-    if (problem := check_url(url, production=production)) is not None:
+    if (problem := check_url(url, WebhookTargets.of(settings))) is not None:
         problems.add(("url",), problem, "INVALID_URL")
     need_types = list(dict.fromkeys(data.get("need_types") or ()))
     foreign = [t for t in need_types if t not in partner.need_types]
@@ -280,26 +310,47 @@ def _iso(moment: datetime | None) -> str | None:
 # -- sending ---------------------------------------------------------------------------------------
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # a redirect is a failed delivery: we never follow a receiver elsewhere
-
-
-_OPENER = urllib.request.build_opener(_NoRedirects)
-
-
-def _post(url: str, body: bytes, headers: dict[str, str], timeout: float) -> tuple[int | None, str | None]:
-    request = urllib.request.Request(url, data=body, headers=headers, method="POST")
+def _post(
+    url: str, body: bytes, headers: dict[str, str], timeout: float, targets: WebhookTargets
+) -> tuple[int | None, str | None]:
+    """POST to ``url`` at an address its host resolves to now, if every such address is allowed. A redirect
+    is a failed delivery: we never follow a receiver elsewhere. No proxy is used."""
+    parts = urlsplit(url)
+    https = parts.scheme == "https"
+    host = parts.hostname or ""
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        port = parts.port or (443 if https else 80)
+        addresses = targets.resolve(host, port)
+        connection = (http.client.HTTPSConnection if https else http.client.HTTPConnection)(
+            host, port, timeout=timeout
+        )
+        # Connect to the addresses just checked, not to whatever a second lookup answers; TLS still
+        # verifies the certificate against the host name.
+        connection._create_connection = lambda _where, *args: _connect(addresses, port, timeout)  # type: ignore[attr-defined]
+        try:
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()
             response.read(1024)
-            status = response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code, f"HTTP {exc.code} {exc.reason}"
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return None, f"{type(reason).__name__}: {reason}"
-    return status, None if 200 <= status < 300 else f"HTTP {status}"
+        finally:
+            connection.close()
+    except TargetRefused as exc:
+        return None, f"refused: {exc}"
+    except (OSError, http.client.HTTPException, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"
+    status = response.status
+    return status, None if 200 <= status < 300 else f"HTTP {status} {response.reason}"
+
+
+def _connect(addresses: list[str], port: int, timeout: float) -> socket.socket:
+    """A connection to the first of ``addresses`` that answers."""
+    error: OSError = OSError("no address to connect to")
+    for address in addresses:
+        try:
+            return socket.create_connection((address, port), timeout)
+        except OSError as exc:
+            error = exc
+    raise error
 
 
 @dataclass(frozen=True)
@@ -324,6 +375,7 @@ class WebhookDispatcher:
         self.runtime = runtime
         self.settings = settings
         self.owner = uuid.uuid4().hex
+        self.targets = WebhookTargets.of(runtime.settings)
         self._kick = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="safetynet-webhook")
@@ -473,9 +525,12 @@ class WebhookDispatcher:
         self, webhook: PartnerWebhook, secret: str, event: LoggedEvent, audience: Audience, attempt: int
     ) -> _Attempt:
         body = body_of(event, audience, webhook.id)
+        timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": "safetynet-webhooks/1",
+            TIMESTAMP_HEADER: str(timestamp),
+            TIMESTAMPED_SIGNATURE_HEADER: sign(secret, body, timestamp),
             SIGNATURE_HEADER: sign(secret, body),
             "X-Safetynet-Event": event.kind.name,
             "X-Safetynet-Cursor": encode_cursor(event.cursor),
@@ -483,7 +538,7 @@ class WebhookDispatcher:
         }
         started = time.perf_counter()
         status, error = await asyncio.get_running_loop().run_in_executor(
-            self._pool, _post, webhook.url, body, headers, self.settings.timeout_seconds
+            self._pool, _post, webhook.url, body, headers, self.settings.timeout_seconds, self.targets
         )
         duration = int((time.perf_counter() - started) * 1000)
         result = _Attempt(webhook.id, event.cursor, attempt, status, error, duration, datetime.now(UTC))
