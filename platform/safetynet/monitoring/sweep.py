@@ -719,15 +719,13 @@ def _write_categories(session: Session, plan: _Plan, in_batch: Any) -> int:
 
 @dataclass
 class _Open:
-    """An OPEN, ASSIGNED or VERIFIED warning as stored (without its evidence: see the digest); the times
-    as the driver returns them, converted only for the few warnings updated."""
+    """An OPEN, ASSIGNED or VERIFIED warning as stored, without its evidence (see the digest) and its
+    times (read by :func:`_open_times` only for a batch with warnings to update)."""
 
     id: int
     level: int
     digest: str | None
     notified: int  # level code last announced, -1 for none
-    visit_due_by: Any
-    raised_at: Any
 
 
 _WARNING_COLUMNS = (
@@ -805,6 +803,13 @@ def _write_warnings(
             found = stored_due[key] = stamp(due(level, i))
         return found
 
+    times: dict[int, tuple[Any, Any]] = {}  # open warning → (visit_due_by, raised_at), once needed
+
+    def open_times(warning_id: int) -> tuple[Any, Any]:
+        if not times:
+            times.update(_open_times(connection, in_batch))
+        return times[warning_id]
+
     routes: dict[tuple[str, tuple[str, ...]], tuple[str, ...]] = {}  # without routing hooks: by rule
 
     def routed(
@@ -856,9 +861,10 @@ def _write_warnings(
             if existing is not None:
                 kept_level = max(level, existing.level)
                 changed = level > existing.level or digest != existing.digest
-                announced = event(item, existing.id, i, kept_level, moment(existing.raised_at))
+                visit_due_by, raised_at = open_times(existing.id)
+                announced = event(item, existing.id, i, kept_level, moment(raised_at))
                 if changed:
-                    deadline = _aware(moment(existing.visit_due_by))
+                    deadline = _aware(moment(visit_due_by))
                     if level > existing.level:
                         deadline = min(deadline, due(kept_level, i))
                     notified = kept_level if not listening else existing.notified
@@ -964,24 +970,28 @@ def _open_warnings(connection: Any, in_batch: Any) -> dict[tuple[int, str], _Ope
             type_coerce(Warning.level, String),
             Warning.evidence_digest,
             type_coerce(Warning.notified_level, String),
-            Warning.visit_due_by,
-            Warning.raised_at,
         )
         .where(Warning.household_id.in_(in_batch), Warning.status.in_(OPEN_STATUSES))
         .order_by(Warning.id),
     )
     found: dict[tuple[int, str], _Open] = {}
-    for warning_id, household_id, rule, level, digest, notified, visit_due_by, raised_at in rows:
+    for warning_id, household_id, rule, level, digest, notified in rows:
         # the newest open warning wins if there were ever two
         found[(household_id, rule)] = _Open(
             id=warning_id,
             level=_LEVEL_CODE[level],
             digest=digest,
             notified=-1 if notified is None else _LEVEL_CODE[notified],
-            visit_due_by=visit_due_by,
-            raised_at=raised_at,
         )
     return found
+
+
+def _open_times(connection: Any, in_batch: Any) -> dict[int, tuple[Any, Any]]:
+    """Open warning id → (visit_due_by, raised_at) as the driver returns them, for the batch."""
+    query = select(Warning.id, Warning.visit_due_by, Warning.raised_at).where(
+        Warning.household_id.in_(in_batch), Warning.status.in_(OPEN_STATUSES)
+    )
+    return {warning_id: (due, raised) for warning_id, due, raised in fetch_rows(connection, query)}
 
 
 def _closed_warnings(connection: Any, in_batch: Any) -> dict[tuple[int, str, str | None], int]:

@@ -220,7 +220,8 @@ class Warning(Base):
 
     __tablename__ = "warnings"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"), index=True)
+    #: Indexed by ix_warnings_household_rule_status, which it leads.
+    household_id: Mapped[int] = mapped_column(ForeignKey("households.id", ondelete="CASCADE"))
     rule: Mapped[str] = mapped_column(String(64))
     level: Mapped[WarningLevel] = mapped_column(enum_column(WarningLevel))
     status: Mapped[WarningStatus] = mapped_column(enum_column(WarningStatus), default=WarningStatus.OPEN)
