@@ -1,7 +1,8 @@
 """Subscription.warnings over graphql-transport-ws with a real server and websocket clients: what a sweep
 raises reaches each board exactly as the warnings query scopes and filters it (a county board, a department,
 an auditor, a level filter), a partner is refused, a lifecycle change is pushed, a revoked key is cut
-off, and a sweep run from the command line reaches the boards (by the poll, and through Redis)."""
+off, a sweep run from the command line reaches the boards (by the poll, and through Redis), and the
+warnings aid decisions write are pushed (an application's overdue warning closed, an integrity warning)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,16 @@ WARNINGS = """query($filter: WarningFilter) { warnings(filter: $filter, first: 5
 GRANT = """mutation($input: GrantAidInput!) { grantAid(input: $input) { userErrors { message } } }"""
 SWEEP = """mutation($asOf: Date) { runSweep(asOf: $asOf) { warningsRaised userErrors { message } } }"""
 ASSIGN = """mutation($id: ID!) { assignWarning(id: $id, assignee: "王干部") { userErrors { message } } }"""
+APPLY = """mutation($input: ApplyForAidInput!) { applyForAid(input: $input) {
+  application { id } userErrors { message } } }"""
+ACCEPT = """mutation($input: ApplicationStepInput!) { acceptApplication(input: $input) { userErrors { message } } }"""
+INVESTIGATE = """mutation($input: InvestigationInput!) { recordInvestigation(input: $input) {
+  userErrors { message } } }"""
+CHECK = """mutation($input: EconomicCheckInput!) { recordEconomicCheck(input: $input) { userErrors { message } } }"""
+DECIDE = """mutation($input: DecideApplicationInput!) { decideApplication(input: $input) {
+  userErrors { message } } }"""
+NEAR_RELATIVE = """mutation($input: RegisterNearRelativeInput!) { registerNearRelative(input: $input) {
+  userErrors { message } } }"""
 
 
 @pytest.fixture
@@ -225,6 +236,75 @@ def test_a_board_too_far_behind_is_ended_with_a_clear_error(runtime, keys, monke
             assert error["extensions"]["code"] == "TOO_FAR_BEHIND" and "narrow the filter" in error["message"]
             assert receive(ws) == {"id": "a", "type": "complete"}
         wait_for_subscribers(runtime, 0)
+
+
+def ok(server: str, mutation: str, key: str, **input) -> dict:
+    """Run a mutation that must succeed; its payload."""
+    payload = next(iter(post(server, mutation, {"input": input}, key=key).values()))
+    assert payload["userErrors"] == [], payload["userErrors"]
+    return payload
+
+
+def test_warnings_written_by_aid_decisions_reach_the_boards(runtime, keys, monkeypatch):
+    """No poll: only what is announced arrives. Deciding an application closes its overdue warning, and
+    aid granted to the household of a staff member's registered near relative raises an integrity warning."""
+    monkeypatch.setattr(warning_feed, "POLL_SECONDS", 3600.0)
+    admin = keys["admin"]
+    on = {"by": "窗口 李娜"}
+    with thread_server(runtime) as server:
+        runtime.today = lambda: date(2026, 9, 1)
+        relative = person(region="310105")
+        household = post(
+            server,
+            REGISTER,
+            {"input": {"localityCode": "310105001", "residence": "URBAN", "members": [relative]}},
+            key=admin,
+        )["registerHousehold"]["household"]["id"]
+        runtime.today = lambda: date(2026, 9, 18)  # accepted: the decision is due by 2026-10-22
+        application = ok(server, APPLY, admin, householdId=household, aidTypeCodes=["dibao"], **on)
+        application_id = application["application"]["id"]
+        ok(server, ACCEPT, admin, applicationId=application_id, **on)
+        runtime.today = lambda: date(2026, 10, 23)
+        assert post(server, SWEEP, {"asOf": "2026-10-23"}, key=admin)["runSweep"]["userErrors"] == []
+        [overdue] = listed(server, admin, {"rule": "application_overdue"})
+        ok(server, INVESTIGATE, admin, applicationId=application_id, findings="住房简陋", **on)
+        ok(server, CHECK, admin, applicationId=application_id, result="收入超标", **on)
+        with open_socket(server, keys["auditor"]) as ws:
+            subscribe(ws, "a", {}, query=SUBSCRIBE)
+            wait_for_subscribers(runtime, 1)
+
+            ok(server, DECIDE, admin, applicationId=application_id, refuse=["dibao"], reason="收入超标", **on)
+            [closed] = received(ws)
+            assert (closed["id"], closed["rule"], closed["status"]) == (
+                overdue,
+                "application_overdue",
+                "RESOLVED",
+            )
+
+            runtime.today = date.today  # a registration counts from the day it is made
+            relative_of_staff = {
+                "idNumber": relative["idNumber"],
+                "relativeName": "王芳",
+                "kinship": "SIBLING",
+                "staffName": "王强",
+                "staffPost": "民政所工作人员",
+                "localityCode": "310105001",
+            }
+            ok(server, NEAR_RELATIVE, admin, **relative_of_staff)
+            assert received(ws, 0.3) == []
+            grant = {
+                "householdId": household,
+                "aidTypeCode": "temporary",
+                "startedOn": date.today().isoformat(),
+                "oneOffAmount": "500.00",
+            }
+            assert post(server, GRANT, {"input": grant}, key=admin)["grantAid"]["userErrors"] == []
+            [raised] = received(ws)
+            assert (raised["rule"], raised["status"], raised["household"]["localityCode"]) == (
+                "near_relative_decision",
+                "OPEN",
+                "310105001",
+            )
 
 
 def cli_sweep(database_url: str, **env: str) -> None:

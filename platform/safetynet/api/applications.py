@@ -24,6 +24,7 @@ from safetynet.applications import queries, states
 from safetynet.applications.workflow import NOTICE_DAYS, WORKING_DAYS, WORKING_DAYS_EXTENDED, Workflow
 from safetynet.errors import InputErrors, fail
 from safetynet.model import yuan_to_fen
+from safetynet.monitoring import warning_feed
 from safetynet.plugins import notify
 from safetynet.rules import LocalityCodeError, check_code, scope_prefix
 from safetynet.store import models as rows
@@ -31,6 +32,8 @@ from safetynet.store.models import Household as HouseholdRow
 
 from .context import Context
 from .ids import encode, expect
+from .inputs import plain
+from .payloads import user_errors
 from .types import (
     AidType,
     Connection,
@@ -46,7 +49,7 @@ from .types import (
     aid_type_of,
     money,
 )
-from .warnings import _errors, visible_household_rows
+from .warnings import visible_household_rows
 
 ApplicationStatus = strawberry.enum(states.ApplicationStatus)
 StepKind = strawberry.enum(states.StepKind)
@@ -484,33 +487,37 @@ class GrantAdvanceInput:
 
 
 async def _run(info: Info[Context, None], step: Callable[[Workflow], rows.Application]) -> ApplicationPayload:
-    """Run one workflow step in a transaction; announce the aid it granted once committed."""
+    """Run one workflow step in a transaction; once committed, announce the aid it granted and the
+    warnings it closed."""
     ctx = info.context
     runtime = ctx.runtime
 
-    def work(session: Session) -> tuple[rows.Application, list[Any]]:
+    def work(session: Session) -> tuple[rows.Application, Workflow]:
         workflow = Workflow(session, runtime.catalogue, ctx.me, runtime.today())
         application = step(workflow)
         _ = application.aids, application.steps  # loaded before the session closes
-        return application, workflow.granted
+        return application, workflow
 
     try:
-        application, granted = await ctx.write(work)
+        application, workflow = await ctx.write(work)
     except InputErrors as exc:
-        return ApplicationPayload(application=None, user_errors=_errors(exc))
-    for event in granted:
+        return ApplicationPayload(application=None, user_errors=user_errors(exc))
+    warning_feed.announce(runtime, workflow.closed_warnings)
+    for event in workflow.granted:
         await notify(runtime.plugins, "safetynet_aid_granted", event=event)
     return ApplicationPayload(application=Application(row=application), user_errors=[])
 
 
-async def _on_application(
-    info: Info[Context, None], global_id: str, step: Callable[[Workflow, rows.Application], rows.Application]
+async def _step(
+    info: Info[Context, None], input: Any, step: Callable[..., rows.Application]
 ) -> ApplicationPayload:
-    try:
-        number = expect(global_id, "Application", "applicationId")
-    except InputErrors as exc:
-        return ApplicationPayload(application=None, user_errors=_errors(exc))
-    return await _run(info, lambda workflow: step(workflow, workflow.find(number)))
+    """A step on the application ``input.application_id``: ``step`` (a :class:`Workflow` method) with
+    the input's other fields."""
+    fields = plain(input)
+    global_id = fields.pop("application_id")
+    return await _run(
+        info, lambda w: step(w, w.find(expect(global_id, "Application", "applicationId")), **fields)
+    )
 
 
 def _optional_id(global_id: str | None, type_name: str, field: str) -> int | None:
@@ -523,67 +530,50 @@ class ApplicationsMutation:
         description="申请: apply for one or more aid types at one window (一门受理、协同办理)."
     )
     async def apply_for_aid(self, info: Info[Context, None], input: ApplyForAidInput) -> ApplicationPayload:
-        try:
+        def apply(workflow: Workflow) -> rows.Application:
             household = expect(input.household_id, "Household", "householdId")
             warning = _optional_id(input.warning_id, "Warning", "warningId")
-        except InputErrors as exc:
-            return ApplicationPayload(application=None, user_errors=_errors(exc))
-        return await _run(
-            info,
-            lambda w: w.apply(
+            return workflow.apply(
                 household, input.aid_type_codes, by=input.by, note=input.note, warning_id=warning
-            ),
-        )
+            )
+
+        return await _run(info, apply)
 
     @strawberry.mutation(description="受理: accept the application; the decision deadline starts to run.")
     async def accept_application(
         self, info: Info[Context, None], input: ApplicationStepInput
     ) -> ApplicationPayload:
-        return await _on_application(
-            info, input.application_id, lambda w, a: w.accept(a, by=input.by, note=input.note)
-        )
+        return await _step(info, input, Workflow.accept)
 
     @strawberry.mutation(description="入户调查: record the home investigation's findings.")
     async def record_investigation(
         self, info: Info[Context, None], input: InvestigationInput
     ) -> ApplicationPayload:
-        return await _on_application(
-            info, input.application_id, lambda w, a: w.investigate(a, by=input.by, findings=input.findings)
-        )
+        return await _step(info, input, Workflow.investigate)
 
     @strawberry.mutation(description="经济状况核对: record the economic check's result.")
     async def record_economic_check(
         self, info: Info[Context, None], input: EconomicCheckInput
     ) -> ApplicationPayload:
-        return await _on_application(
-            info, input.application_id, lambda w, a: w.economic_check(a, by=input.by, result=input.result)
-        )
+        return await _step(info, input, Workflow.economic_check)
 
     @strawberry.mutation(
         description="民主评议: record the appraisal, or skip it for an undisputed application."
     )
     async def record_appraisal(self, info: Info[Context, None], input: AppraisalInput) -> ApplicationPayload:
-        return await _on_application(
-            info,
-            input.application_id,
-            lambda w, a: w.appraise(a, by=input.by, note=input.note, skipped=input.skipped),
-        )
+        return await _step(info, input, Workflow.appraise)
 
     @strawberry.mutation(description="公示: start the public notice (approval.public_notice_days days).")
     async def start_public_notice(
         self, info: Info[Context, None], input: ApplicationStepInput
     ) -> ApplicationPayload:
-        return await _on_application(
-            info, input.application_id, lambda w, a: w.start_notice(a, by=input.by, note=input.note)
-        )
+        return await _step(info, input, Workflow.start_notice)
 
     @strawberry.mutation(description="Extend the decision deadline once, with the reason.")
     async def extend_application(
         self, info: Info[Context, None], input: ExtendApplicationInput
     ) -> ApplicationPayload:
-        return await _on_application(
-            info, input.application_id, lambda w, a: w.extend(a, by=input.by, reason=input.reason)
-        )
+        return await _step(info, input, Workflow.extend)
 
     @strawberry.mutation(
         description="审核确认: approve or refuse each aid type; approvals go on the aid chain."
@@ -591,38 +581,24 @@ class ApplicationsMutation:
     async def decide_application(
         self, info: Info[Context, None], input: DecideApplicationInput
     ) -> ApplicationPayload:
-        return await _on_application(
-            info,
-            input.application_id,
-            lambda w, a: w.decide(
-                a,
-                by=input.by,
-                approve=input.approve,
-                refuse=input.refuse,
-                reason=input.reason,
-                note=input.note,
-            ),
-        )
+        return await _step(info, input, Workflow.decide)
 
     @strawberry.mutation(
         description="小金额先行救助: grant temporary aid up to the cap now, paperwork afterwards."
     )
     async def grant_advance(self, info: Info[Context, None], input: GrantAdvanceInput) -> ApplicationPayload:
-        try:
+        def grant(workflow: Workflow) -> rows.Application:
             household = expect(input.household_id, "Household", "householdId")
             warning = _optional_id(input.warning_id, "Warning", "warningId")
             try:
                 amount = yuan_to_fen(input.amount)
             except ValueError as exc:
                 raise fail(("amount",), str(exc), "INVALID_AMOUNT") from None
-        except InputErrors as exc:
-            return ApplicationPayload(application=None, user_errors=_errors(exc))
-        return await _run(
-            info,
-            lambda w: w.grant_advance(
+            return workflow.grant_advance(
                 household, amount_fen=amount, by=input.by, note=input.note, warning_id=warning
-            ),
-        )
+            )
+
+        return await _run(info, grant)
 
     @strawberry.mutation(
         description="补齐手续: complete a small advance's paperwork (the application is APPROVED)."
@@ -630,6 +606,4 @@ class ApplicationsMutation:
     async def complete_advance(
         self, info: Info[Context, None], input: ApplicationStepInput
     ) -> ApplicationPayload:
-        return await _on_application(
-            info, input.application_id, lambda w, a: w.complete_advance(a, by=input.by, note=input.note or "")
-        )
+        return await _step(info, input, Workflow.complete_advance)

@@ -20,7 +20,6 @@ from sqlalchemy.orm import Session, selectinload
 from strawberry.dataloader import DataLoader
 from strawberry.types import Info
 
-from safetynet.errors import InputErrors
 from safetynet.governance import FlagCode, flags_by_household
 from safetynet.governance import IntegrityFlag as Flag
 from safetynet.governance.dishonesty import record_dishonesty, record_recovery
@@ -35,11 +34,21 @@ from safetynet.store.models import NearRelative as NearRelativeRow
 from safetynet.store.models import Recovery as RecoveryRow
 from safetynet.store.scope import visible_households
 
-from .audit import READ_ID_NUMBER, record_read
 from .context import Context
 from .ids import encode, expect
 from .inputs import plain
-from .types import AidRecord, Connection, Edge, IntegrityFlag, Money, PageInfo, UserError, money
+from .payloads import registered, written
+from .types import (
+    AidRecord,
+    Connection,
+    Edge,
+    IntegrityFlag,
+    Money,
+    PageInfo,
+    UserError,
+    full_id_number,
+    money,
+)
 
 Row = TypeVar("Row", NearRelativeRow, DishonestyRow)
 
@@ -74,27 +83,21 @@ def integrity_flags(ctx: Context) -> DataLoader[tuple[int, date], list[Integrity
     return DataLoader(load_fn=load)
 
 
-def _id_number(info: Info[Context, None], row: NearRelativeRow | DishonestyRow) -> str | None:
-    """The full identity number for principals that may read it (audited), else null."""
-    ctx = info.context
-    if not ctx.me.may_read_id_numbers:
-        return None
-    record_read(ctx, READ_ID_NUMBER, type(row).__name__, row.id, None)  # type: ignore[arg-type]
-    return ctx.runtime.vault.decrypt(row.id_number_encrypted)
-
-
 def _utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; every stored time is UTC."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-@strawberry.type(description="近亲属备案: a staff member's registered near relative.")
-class NearRelative:
-    row: strawberry.Private[NearRelativeRow]
+@strawberry.type
+class RegisteredPerson:
+    """What both registers' types share: the id (the class is named like its GraphQL type) and the
+    person's identity number, masked or, audited, in full."""
+
+    row: strawberry.Private[NearRelativeRow | DishonestyRow]
 
     @strawberry.field
     def id(self) -> strawberry.ID:
-        return strawberry.ID(encode("NearRelative", self.row.id))
+        return strawberry.ID(encode(type(self).__name__, self.row.id))
 
     @strawberry.field
     def id_number_masked(self) -> str:
@@ -102,7 +105,12 @@ class NearRelative:
 
     @strawberry.field(description="The full number: only for principals allowed to read it; audited.")
     def id_number(self, info: Info[Context, None]) -> str | None:
-        return _id_number(info, self.row)
+        return full_id_number(info, self.row, None)
+
+
+@strawberry.type(description="近亲属备案: a staff member's registered near relative.")
+class NearRelative(RegisteredPerson):
+    row: strawberry.Private[NearRelativeRow]
 
     @strawberry.field
     def relative_name(self) -> str:
@@ -159,20 +167,8 @@ class Recovery:
 
 
 @strawberry.type(description="失信记录: aid obtained by fraud, and what is to be recovered.")
-class DishonestyRecord:
+class DishonestyRecord(RegisteredPerson):
     row: strawberry.Private[DishonestyRow]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(encode("DishonestyRecord", self.row.id))
-
-    @strawberry.field
-    def id_number_masked(self) -> str:
-        return self.row.id_number_masked
-
-    @strawberry.field(description="The full number: only for principals allowed to read it; audited.")
-    def id_number(self, info: Info[Context, None]) -> str | None:
-        return _id_number(info, self.row)
 
     @strawberry.field
     def person_name(self) -> str:
@@ -409,14 +405,10 @@ class DishonestyRecordPayload:
     user_errors: list[UserError]
 
 
-def _errors(exc: InputErrors) -> list[UserError]:
-    return [UserError(field=list(e.field), message=e.message, code=e.code) for e in exc.errors]
-
-
-def _with_details(row: DishonestyRow) -> DishonestyRow:
-    """Touch what the DishonestyRecord type reads, before the session closes."""
+def _with_details(row: DishonestyRow) -> DishonestyRecord:
+    """The record, with what the DishonestyRecord type reads loaded before the session closes."""
     _ = row.recoveries, row.aid_records
-    return row
+    return DishonestyRecord(row=row)
 
 
 @strawberry.type
@@ -426,61 +418,40 @@ class GovernanceMutation:
         self, info: Info[Context, None], input: RegisterNearRelativeInput
     ) -> NearRelativePayload:
         ctx = info.context
-        runtime = ctx.runtime
-        try:
-            row = await ctx.write(
-                lambda s: register_near_relative(
-                    s,
-                    plain(input),
-                    principal=ctx.me,
-                    localities=runtime.localities,
-                    vault=runtime.vault,
-                    today=runtime.today(),
-                )
-            )
-        except InputErrors as exc:
-            return NearRelativePayload(near_relative=None, user_errors=_errors(exc))
-        return NearRelativePayload(near_relative=NearRelative(row=row), user_errors=[])
+        return await written(
+            ctx,
+            NearRelativePayload,
+            "near_relative",
+            lambda s: NearRelative(row=registered(ctx, s, register_near_relative, plain(input))),
+        )
 
     @strawberry.mutation(description="End a near-relative registration, with the reason (kept on record).")
     async def remove_near_relative(
         self, info: Info[Context, None], id: strawberry.ID, reason: str
     ) -> NearRelativePayload:
         ctx = info.context
-        try:
+
+        def work(session: Session) -> NearRelative:
             number = expect(id, "NearRelative", "id")
-            row = await ctx.write(lambda s: remove_near_relative(s, number, reason, principal=ctx.me))
-        except InputErrors as exc:
-            return NearRelativePayload(near_relative=None, user_errors=_errors(exc))
-        return NearRelativePayload(near_relative=NearRelative(row=row), user_errors=[])
+            return NearRelative(row=remove_near_relative(session, number, reason, principal=ctx.me))
+
+        return await written(ctx, NearRelativePayload, "near_relative", work)
 
     @strawberry.mutation(description="失信: record a person's fraud and the amount to recover.")
     async def record_dishonesty(
         self, info: Info[Context, None], input: RecordDishonestyInput
     ) -> DishonestyRecordPayload:
         ctx = info.context
-        runtime = ctx.runtime
         data = plain(input)
-        try:
+
+        def work(session: Session) -> DishonestyRecord:
             data["aid_record_ids"] = [
                 expect(global_id, "AidRecord", "aidRecordIds", i)
                 for i, global_id in enumerate(data["aid_record_ids"])
             ]
-            row = await ctx.write(
-                lambda s: _with_details(
-                    record_dishonesty(
-                        s,
-                        data,
-                        principal=ctx.me,
-                        localities=runtime.localities,
-                        vault=runtime.vault,
-                        today=runtime.today(),
-                    )
-                )
-            )
-        except InputErrors as exc:
-            return DishonestyRecordPayload(dishonesty_record=None, user_errors=_errors(exc))
-        return DishonestyRecordPayload(dishonesty_record=DishonestyRecord(row=row), user_errors=[])
+            return _with_details(registered(ctx, session, record_dishonesty, data))
+
+        return await written(ctx, DishonestyRecordPayload, "dishonesty_record", work)
 
     @strawberry.mutation(description="追回: record money recovered on a dishonesty record.")
     async def record_recovery(
@@ -488,11 +459,9 @@ class GovernanceMutation:
     ) -> DishonestyRecordPayload:
         ctx = info.context
         data = plain(input)
-        try:
+
+        def work(session: Session) -> DishonestyRecord:
             data["record_id"] = expect(data["record_id"], "DishonestyRecord", "recordId")
-            row = await ctx.write(
-                lambda s: _with_details(record_recovery(s, data, principal=ctx.me, today=ctx.runtime.today()))
-            )
-        except InputErrors as exc:
-            return DishonestyRecordPayload(dishonesty_record=None, user_errors=_errors(exc))
-        return DishonestyRecordPayload(dishonesty_record=DishonestyRecord(row=row), user_errors=[])
+            return _with_details(record_recovery(session, data, principal=ctx.me, today=ctx.runtime.today()))
+
+        return await written(ctx, DishonestyRecordPayload, "dishonesty_record", work)

@@ -44,6 +44,7 @@ from .ids import decode, expect
 from .inputs import CircumstancesInput, GrantAidInput, RegisterHouseholdInput, plain
 from .monitoring import MonitoringMutation
 from .needs import NeedsMutation, NeedsQuery, NeedsSubscription, need_listing_node, webhook_node
+from .payloads import registered, user_errors, written
 from .types import (
     MONEY_SCALAR,
     AidRecord,
@@ -108,10 +109,6 @@ def visible_household(session: Session, ctx: Context, household_id: int) -> Hous
     return session.scalar(
         select(HouseholdRow).where(HouseholdRow.id == household_id, visible_households(ctx.me))
     )
-
-
-def _errors(exc: InputErrors) -> list[UserError]:
-    return [UserError(field=list(e.field), message=e.message, code=e.code) for e in exc.errors]
 
 
 def _amount_fen(data: dict[str, Any], key: str) -> None:
@@ -322,21 +319,12 @@ class CoreMutation:
         self, info: Info[Context, None], input: RegisterHouseholdInput
     ) -> HouseholdPayload:
         ctx = info.context
-        runtime = ctx.runtime
-        try:
-            row = await ctx.write(
-                lambda s: register_household(
-                    s,
-                    plain(input),
-                    principal=ctx.me,
-                    localities=runtime.localities,
-                    vault=runtime.vault,
-                    today=runtime.today(),
-                )
-            )
-        except InputErrors as exc:
-            return HouseholdPayload(household=None, user_errors=_errors(exc))
-        return HouseholdPayload(household=Household(row=row), user_errors=[])
+        return await written(
+            ctx,
+            HouseholdPayload,
+            "household",
+            lambda s: Household(row=registered(ctx, s, register_household, plain(input))),
+        )
 
     @strawberry.mutation(
         description="变更: incomes, assets, expenses, member facts; send the current version."
@@ -346,20 +334,19 @@ class CoreMutation:
     ) -> HouseholdPayload:
         ctx = info.context
         data = plain(input)
-        try:
+
+        def work(session: Session) -> Household:
             check_household_writer(ctx.me)
             for i, member in enumerate(data.get("members") or ()):
                 member["member_id"] = expect(member["member_id"], "Member", "members", i, "memberId")
+            household = _household_or_error(session, ctx, data["household_id"], "householdId")
+            changed = update_circumstances(
+                session, household, data, principal=ctx.me, today=ctx.runtime.today()
+            )
+            return Household(row=changed)
 
-            def work(session: Session) -> HouseholdRow:
-                household = _household_or_error(session, ctx, data["household_id"], "householdId")
-                return update_circumstances(
-                    session, household, data, principal=ctx.me, today=ctx.runtime.today()
-                )
-
-            row = await ctx.write(work)
-        except InputErrors as exc:
-            return HouseholdPayload(household=None, user_errors=_errors(exc))
+        try:
+            return await written(ctx, HouseholdPayload, "household", work)
         except Exception as exc:  # the version check in SQL lost a race with another writer
             if type(exc).__name__ != "StaleDataError":
                 raise
@@ -373,7 +360,6 @@ class CoreMutation:
                     )
                 ],
             )
-        return HouseholdPayload(household=Household(row=row), user_errors=[])
 
     @strawberry.mutation(
         description="Add aid to a household's aid chain (also departments' and partners' feedback)."
@@ -394,7 +380,7 @@ class CoreMutation:
 
             record, event = await ctx.write(work)
         except InputErrors as exc:
-            return AidRecordPayload(aid_record=None, user_errors=_errors(exc))
+            return AidRecordPayload(aid_record=None, user_errors=user_errors(exc))
         await notify(ctx.runtime.plugins, "safetynet_aid_granted", event=event)
         return AidRecordPayload(aid_record=AidRecord(row=record), user_errors=[])
 
@@ -417,7 +403,7 @@ class CoreMutation:
 
             record, event = await ctx.write(work)
         except InputErrors as exc:
-            return AidRecordPayload(aid_record=None, user_errors=_errors(exc))
+            return AidRecordPayload(aid_record=None, user_errors=user_errors(exc))
         await notify(ctx.runtime.plugins, "safetynet_aid_ended", event=event)
         return AidRecordPayload(aid_record=AidRecord(row=record), user_errors=[])
 

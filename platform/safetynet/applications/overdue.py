@@ -60,10 +60,12 @@ def deadline_columns(
     return application_id, due_on
 
 
-def close_overdue_warning(session: Any, application: Application, resolution: Resolution, note: str) -> None:
-    """Resolve the open ``application_overdue`` warning about this application, if there is one."""
+def close_overdue_warning(
+    session: Any, application: Application, resolution: Resolution, note: str
+) -> list[int]:
+    """Resolve the open ``application_overdue`` warning about this application, if there is one: its id."""
     now = datetime.now(UTC)
-    session.execute(
+    closed = session.scalars(
         update(Warning)
         .where(
             Warning.household_id == application.household_id,
@@ -78,4 +80,6 @@ def close_overdue_warning(session: Any, application: Application, resolution: Re
             resolved_at=now,
             updated_at=now,
         )
+        .returning(Warning.id)
     )
+    return list(closed)

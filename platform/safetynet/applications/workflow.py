@@ -1,7 +1,8 @@
 """The application workflow (申请 → 受理 → 入户调查 → 经济状况核对 → 民主评议 → 公示 → 审核确认).
 
 :class:`Workflow` holds one transaction's session, the catalogue, the principal and the day; the API
-calls one method per mutation and announces ``granted`` (aid events) once committed.
+calls one method per mutation and, once committed, announces ``granted`` (aid events) and
+``closed_warnings`` (to the live feed of the ``warnings`` subscription).
 
 Who acts: ADMIN keys, and CIVIL_AFFAIRS keys on the households of their area; any other key is refused
 (``FORBIDDEN``). Each step records the key, the name the caller gives (``by``: the official, 经办人),
@@ -99,6 +100,8 @@ class Workflow:
     today: date
     #: Aid records granted in this transaction, to announce (``safetynet_aid_granted``) once committed.
     granted: list[AidEvent] = field(default_factory=list)
+    #: Warnings closed in this transaction, to announce to the live feed once committed.
+    closed_warnings: list[int] = field(default_factory=list)
 
     # -- finding things ----------------------------------------------------------------------------
 
@@ -178,55 +181,39 @@ class Workflow:
         self.session.add(application)
         self.session.flush()
         self._flag(application, StepKind.APPLIED)
-        self._record(application, StepKind.APPLIED, name, text)
-        return application
+        return self._record(application, StepKind.APPLIED, name, text)
 
     def accept(self, application: Application, *, by: str, note: str | None = None) -> Application:
         """受理: the decision deadline starts to run."""
-        self._require(application, Action.ACCEPT)
-        name, text = self._read(by, note, "note", required=False)
+        name, text = self._check(application, Action.ACCEPT, by, note, "note", required=False)
         application.accepted_on = self.today
         self._set_deadline(application)
-        application.status = ApplicationStatus.ACCEPTED
-        self._record(application, StepKind.ACCEPTED, name, text)
-        return application
+        return self._record(application, StepKind.ACCEPTED, name, text, ApplicationStatus.ACCEPTED)
 
     def investigate(self, application: Application, *, by: str, findings: str) -> Application:
         """入户调查: what the home investigation found."""
-        self._require(application, Action.INVESTIGATE)
-        name, text = self._read(by, findings, "findings")
-        application.status = ApplicationStatus.INVESTIGATED
-        self._record(application, StepKind.INVESTIGATED, name, text)
-        return application
+        name, text = self._check(application, Action.INVESTIGATE, by, findings, "findings")
+        return self._record(application, StepKind.INVESTIGATED, name, text, ApplicationStatus.INVESTIGATED)
 
     def economic_check(self, application: Application, *, by: str, result: str) -> Application:
         """经济状况核对: the result of checking income and property."""
-        self._require(application, Action.ECONOMIC_CHECK)
-        name, text = self._read(by, result, "result")
-        application.status = ApplicationStatus.CHECKED
-        self._record(application, StepKind.ECONOMIC_CHECKED, name, text)
-        return application
+        name, text = self._check(application, Action.ECONOMIC_CHECK, by, result, "result")
+        return self._record(application, StepKind.ECONOMIC_CHECKED, name, text, ApplicationStatus.CHECKED)
 
     def appraise(self, application: Application, *, by: str, note: str, skipped: bool) -> Application:
         """民主评议: its result, or (``skipped``) why an undisputed application needs none."""
-        self._require(application, Action.APPRAISE)
-        name, text = self._read(by, note, "note")
-        application.status = ApplicationStatus.APPRAISED
+        name, text = self._check(application, Action.APPRAISE, by, note, "note")
         kind = StepKind.APPRAISAL_SKIPPED if skipped else StepKind.APPRAISED
-        self._record(application, kind, name, text)
-        return application
+        return self._record(application, kind, name, text, ApplicationStatus.APPRAISED)
 
     def start_notice(self, application: Application, *, by: str, note: str | None = None) -> Application:
         """公示: starts today and lasts ``approval.public_notice_days`` days."""
-        self._require(application, Action.START_NOTICE)
-        name, text = self._read(by, note, "note", required=False)
+        name, text = self._check(application, Action.START_NOTICE, by, note, "note", required=False)
         household = self._household_of(application)
         days = int(self._parameter(NOTICE_DAYS, household.locality_code, self.today).value)
         application.notice_started_on = self.today
         application.notice_ends_on = self.today + timedelta(days=max(days, 1) - 1)
-        application.status = ApplicationStatus.IN_NOTICE
-        self._record(application, StepKind.NOTICE_STARTED, name, text)
-        return application
+        return self._record(application, StepKind.NOTICE_STARTED, name, text, ApplicationStatus.IN_NOTICE)
 
     def extend(self, application: Application, *, by: str, reason: str) -> Application:
         """Extend the deadline once, before it has passed, to ``approval.working_days_extended``."""
@@ -237,8 +224,7 @@ class Workflow:
                 f"due {application.decision_due_on}): it cannot be extended again",
                 "ALREADY_EXTENDED",
             )
-        self._require(application, Action.EXTEND)
-        name, text = self._read(by, reason, "reason")
+        name, text = self._check(application, Action.EXTEND, by, reason, "reason")
         due = application.decision_due_on
         assert due is not None  # an accepted application has a deadline
         if self.today > due:
@@ -249,8 +235,7 @@ class Workflow:
             )
         application.extension_reason = text
         self._set_deadline(application)
-        self._record(application, StepKind.EXTENDED, name, text)
-        return application
+        return self._record(application, StepKind.EXTENDED, name, text)
 
     def decide(
         self,
@@ -337,7 +322,7 @@ class Workflow:
             if part
         )
         self._record(application, StepKind.DECIDED, name, summary)
-        close_overdue_warning(
+        self.closed_warnings += close_overdue_warning(
             self.session,
             application,
             Resolution.ENROLLED if approve else Resolution.NO_ACTION,
@@ -398,16 +383,12 @@ class Workflow:
             one_day=True,
         )
         self._flag(application, StepKind.ADVANCE_GRANTED)
-        self._record(application, StepKind.ADVANCE_GRANTED, name, why)
-        return application
+        return self._record(application, StepKind.ADVANCE_GRANTED, name, why)
 
-    def complete_advance(self, application: Application, *, by: str, note: str) -> Application:
+    def complete_advance(self, application: Application, *, by: str, note: str | None) -> Application:
         """补齐手续: the advance's paperwork completed (the application becomes APPROVED)."""
-        self._require(application, Action.COMPLETE_ADVANCE)
-        name, text = self._read(by, note, "note")
-        application.status = ApplicationStatus.APPROVED
-        self._record(application, StepKind.PAPERWORK_COMPLETED, name, text)
-        return application
+        name, text = self._check(application, Action.COMPLETE_ADVANCE, by, note, "note")
+        return self._record(application, StepKind.PAPERWORK_COMPLETED, name, text, ApplicationStatus.APPROVED)
 
     # -- helpers -----------------------------------------------------------------------------------
 
@@ -422,7 +403,18 @@ class Workflow:
                 "OUT_OF_ORDER",
             )
 
-    def _read(self, by: str, text: str | None, path: str, *, required: bool = True) -> tuple[str, str | None]:
+    def _check(
+        self,
+        application: Application,
+        action: Action,
+        by: str,
+        text: str | None,
+        path: str,
+        *,
+        required: bool = True,
+    ) -> tuple[str, str | None]:
+        """The step must be allowed now: who takes it (``by``) and its text (the input field ``path``)."""
+        self._require(application, action)
         problems = Problems()
         read = Reader(problems)
         name = read.text(by, ("by",), limit=NAME_LIMIT)
@@ -431,7 +423,17 @@ class Workflow:
         assert name is not None
         return name, value
 
-    def _record(self, application: Application, kind: StepKind, by: str | None, note: str | None) -> None:
+    def _record(
+        self,
+        application: Application,
+        kind: StepKind,
+        by: str | None,
+        note: str | None,
+        status: ApplicationStatus | None = None,
+    ) -> Application:
+        """Record the step taken, moving the application to ``status`` (if given)."""
+        if status is not None:
+            application.status = status
         now = datetime.now(UTC)
         application.steps.append(
             ApplicationStep(
@@ -447,6 +449,7 @@ class Workflow:
             self._set_deadline(application)  # a calendar that now covers the year makes it final
         application.updated_at = now
         self.session.flush()
+        return application
 
     def _set_deadline(self, application: Application) -> None:
         household = self._household_of(application)

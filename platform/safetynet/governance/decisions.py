@@ -5,7 +5,9 @@ the runtime (it is not a plugin and cannot be disabled). Every aid granted — `
 resolved as ENROLLED, an approved application, a department's or partner's feedback — to a household
 with integrity flags raises a warning per kind of flag, rule ``near_relative_decision`` or
 ``dishonesty_decision``, ORANGE, routed to civil affairs and to the department of the aid type. While
-such a warning is open, further decisions are added to its evidence instead of raising another.
+such a warning is open, further decisions are added to its evidence instead of raising another. Once
+committed, the warnings raised or extended go to the live feed of the ``warnings`` subscription
+(:func:`safetynet.monitoring.warning_feed.announce`).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from safetynet.hookspecs import hookimpl
 from safetynet.model import AidEvent, Reason, WarningEvent, WarningLevel, WarningStatus
+from safetynet.monitoring import warning_feed
 from safetynet.plugins import notify
 from safetynet.store.models import Warning, WarningRoute
 
@@ -65,12 +68,13 @@ class DecisionWatch:
         for attempt in range(1, ATTEMPTS + 1):
             try:
                 async with self.runtime.database.async_session() as session, session.begin():
-                    raised = await session.run_sync(lambda s: self._warn(s, event))
+                    changed, raised = await session.run_sync(lambda s: self._warn(s, event))
                 break
             except IntegrityError:
                 if attempt == ATTEMPTS:
                     raise
                 log.info("integrity warning for household %s raced another; retrying", event.household_id)
+        warning_feed.announce(self.runtime, changed)
         for new in raised:
             await notify(
                 self.runtime.plugins,
@@ -86,21 +90,23 @@ class DecisionWatch:
                 ),
             )
 
-    def _warn(self, session: Session, event: AidEvent) -> list[_Raised]:
-        """Raise or extend one warning per kind of flag; the newly raised ones, to announce."""
+    def _warn(self, session: Session, event: AidEvent) -> tuple[list[int], list[_Raised]]:
+        """Raise or extend one warning per kind of flag: the ids of them all, and the newly raised ones."""
         by_code: dict[str, list[IntegrityFlag]] = {}
         for flag in household_flags(session, event.household_id, self.runtime.today()):
             by_code.setdefault(flag.code, []).append(flag)
-        raised = []
+        changed, raised = [], []
         for code, flags in by_code.items():
-            new = self._warn_one(session, event, RULES[FlagCode(code)], flags)
+            warning_id, new = self._warn_one(session, event, RULES[FlagCode(code)], flags)
+            changed.append(warning_id)
             if new is not None:
                 raised.append(new)
-        return raised
+        return changed, raised
 
     def _warn_one(
         self, session: Session, event: AidEvent, rule: str, flags: Sequence[IntegrityFlag]
-    ) -> _Raised | None:
+    ) -> tuple[int, _Raised | None]:
+        """The warning raised or extended, and its event when newly raised."""
         now = datetime.now(UTC)
         decision = Reason(
             code="AID_DECISION",
@@ -127,7 +133,7 @@ class DecisionWatch:
             existing.basis = f"aid_record:{event.record_id}"
             routed = set(existing.routed_to)
             existing.routes.extend(WarningRoute(department=d) for d in departments if d not in routed)
-            return None
+            return existing.id, None
         warning = Warning(
             household_id=event.household_id,
             rule=rule,
@@ -144,7 +150,7 @@ class DecisionWatch:
         )
         session.add(warning)
         session.flush()
-        return _Raised(warning.id, rule, tuple(reasons), now)
+        return warning.id, _Raised(warning.id, rule, tuple(reasons), now)
 
     def _departments(self, event: AidEvent) -> list[str]:
         """Civil affairs, and the department responsible for the aid type (if it is installed)."""

@@ -1,8 +1,10 @@
 """Live warnings for front-end boards (``Subscription.warnings``): warning ids in, fresh rows out.
 
 Whatever writes warnings calls :func:`announce` with their ids once committed: the sweep after each
-batch, the lifecycle mutations after each change. It costs nothing when nobody listens: no feed in the
-process and no broadcast URL, nothing happens; a feed without subscribers drops the ids.
+batch, the lifecycle mutations after each change, an application's decision (the overdue warning it
+closes), and every aid decision (the integrity warnings of :mod:`safetynet.governance.decisions`). It
+costs nothing when nobody listens: no feed in the process and no broadcast URL, nothing happens; a feed
+without subscribers drops the ids.
 
 A server process has one :class:`WarningFeed` (started by the app, or by the first subscription). It
 reads announced warnings once for all its subscribers — the rows with their routes and their household's
