@@ -22,7 +22,6 @@ import string
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from itertools import chain
 from json.encoder import encode_basestring as quoted
 from typing import Any
 
@@ -77,18 +76,14 @@ class Evidence:
             uses = [r.parameters for r in explained]
             uses_json = [",".join(_parameter_json(u) for u in r.parameters) for r in explained]
         else:
-            words = []
-            uses_by_key: list[tuple[list[tuple[ParameterUse, ...]], list[str]]] = []
-            for value in because.values.values():
-                words.append(_words(value, at))
-                if isinstance(value, ParamColumn):
-                    uses_by_key.append(_uses(value, at))
+            words = [_words(value, at) for value in because.values.values()]
             messages = (
                 [template.format(*row) for row in zip(*words, strict=True)]
                 if words
                 else [template.format()] * len(at)
             )
-            uses, uses_json = _combined(uses_by_key, len(at))
+            columns = [v for v in because.values.values() if isinstance(v, ParamColumn)]
+            uses, uses_json = _parameters(columns, at)
         head = '{"code":' + quoted(because.code) + ',"message":'
         store = self._json
         for k, message, fragment in zip(holds.tolist(), messages, uses_json, strict=True):
@@ -147,28 +142,24 @@ def _words(value: Any, at: np.ndarray) -> list[str]:
     return [_plain(value)] * len(at)
 
 
-def _uses(column: ParamColumn, at: np.ndarray) -> tuple[list[tuple[ParameterUse, ...]], list[str]]:
-    """Per household of ``at``: the parameter use (none where not set) and its JSON."""
-    index = column.use_index[at]
-    single: list[tuple[ParameterUse, ...]] = [(u,) for u in column.uses] + [()]
-    text = [""] * (len(column.uses) + 1)
-    for j in np.unique(index[index >= 0]).tolist():
-        text[j] = _parameter_json(column.uses[j])
-    positions = index.tolist()
-    return [single[j] for j in positions], [text[j] for j in positions]
-
-
-def _combined(
-    by_key: list[tuple[list[tuple[ParameterUse, ...]], list[str]]], m: int
+def _parameters(
+    columns: list[ParamColumn], at: np.ndarray
 ) -> tuple[list[tuple[ParameterUse, ...]], list[str]]:
-    """The parameter uses of each household over all keys, in key order, and their JSON list items."""
-    if not by_key:
+    """Per household of ``at``: the parameter uses of ``columns`` in order (none where one is not set)
+    and their JSON list items, worked out once for each distinct combination of uses."""
+    m = len(at)
+    if not columns:
         return [()] * m, [""] * m
-    if len(by_key) == 1:
-        return by_key[0]
-    uses = [tuple(chain.from_iterable(parts)) for parts in zip(*(u for u, _ in by_key), strict=True)]
-    texts = [",".join(t for t in parts if t) for parts in zip(*(t for _, t in by_key), strict=True)]
-    return uses, texts
+    index = np.stack([np.asarray(c.use_index)[at] for c in columns], axis=1)
+    combinations, inverse = np.unique(index, axis=0, return_inverse=True)
+    uses: list[tuple[ParameterUse, ...]] = []
+    texts: list[str] = []
+    for combination in combinations.tolist():
+        used = tuple(c.uses[j] for c, j in zip(columns, combination, strict=True) if j >= 0)
+        uses.append(used)
+        texts.append(",".join(_parameter_json(u) for u in used))
+    positions = inverse.ravel().tolist()
+    return [uses[j] for j in positions], [texts[j] for j in positions]
 
 
 _PARAMETER_JSON: dict[int, tuple[ParameterUse, str]] = {}
