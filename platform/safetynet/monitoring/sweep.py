@@ -921,6 +921,11 @@ def _write_warnings(
         ]
         execute_many(connection, route_sql, added)
     if new_rows:
+        # In household and rule order, so that the warnings' indexes grow at their end.
+        order = sorted(range(len(new_rows)), key=lambda j: (new_rows[j][0], new_rows[j][1]))
+        new_rows = [new_rows[j] for j in order]
+        new_routes = [new_routes[j] for j in order]
+        new_events = [new_events[j] for j in order]
         execute_many(connection, insert_sql(_WARNINGS, _WARNING_COLUMNS, dialect), new_rows)
         ids = _new_ids(connection, in_batch, now, [(row[0], row[1]) for row in new_rows])
         execute_many(

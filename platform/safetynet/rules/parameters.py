@@ -26,6 +26,7 @@ class LocalityRegistry:
         self.localities: dict[str, Locality] = {}
         self.units: dict[str, str] = {}
         self._resolved: dict[tuple[str, str, date], ParameterUse | None] = {}
+        self._uses: dict[tuple[str, str, date], ParameterUse] = {}  # (name, locality, effective from)
         for locality in localities:
             self.localities[locality.code] = locality
             for name, series in locality.parameters.items():
@@ -56,7 +57,7 @@ class LocalityRegistry:
         """The value of ``name`` in force at ``code`` on ``day``, from the nearest locality that sets it.
 
         Answers are kept (the localities do not change once provided): a sweep asks the same questions
-        for every batch of households."""
+        for every batch of households. The localities that inherit one dated value get the same use."""
         key = (name, code, day)
         if key in self._resolved:
             return self._resolved[key]
@@ -79,15 +80,19 @@ class LocalityRegistry:
             series = locality.parameters.get(name) if locality else None
             value = series.at(day) if series else None
             if value is not None:
-                return ParameterUse(
-                    name=name,
-                    locality_code=candidate,
-                    unit=self.units[name],
-                    value=value.value,
-                    effective_from=value.effective_from,
-                    source=value.source,
-                    illustrative=value.illustrative,
-                )
+                key = (name, candidate, value.effective_from)
+                use = self._uses.get(key)
+                if use is None:
+                    use = self._uses[key] = ParameterUse(
+                        name=name,
+                        locality_code=candidate,
+                        unit=self.units[name],
+                        value=value.value,
+                        effective_from=value.effective_from,
+                        source=value.source,
+                        illustrative=value.illustrative,
+                    )
+                return use
         return None
 
 
@@ -139,7 +144,8 @@ class Parameters:
         if name not in self._cache:
             uses = [self.registry.resolve(name, str(code), self.as_of) for code in self._codes]
             unit = self.registry.units.get(name)
-            present = [u for u in uses if u is not None]
+            # Localities that inherit one dated value share its use (one object): each is listed once.
+            present = list({id(u): u for u in uses if u is not None}.values())
             index_of = {id(u): i for i, u in enumerate(present)}
             per_code = np.array([index_of[id(u)] if u is not None else -1 for u in uses], dtype=np.int32)
             if unit == "yuan":
