@@ -83,8 +83,8 @@ def _check_birth_date(birth_date: date, today: date) -> None:
         raise IdNumberError(f"birth date {birth_date.isoformat()} is in the future")
 
 
-def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
-    """Validate an identity number (length, digits, birth date, check digit) and read its fields.
+def check_id_number(value: str, *, today: date | None = None) -> str:
+    """Validate an identity number (length, digits, birth date, check digit); the normalised number.
 
     ``today`` (default: the current date) is the latest acceptable birth date.
     """
@@ -106,6 +106,13 @@ def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
     expected = check_digit(number[:17])
     if number[17] != expected:
         raise IdNumberError(f"identity number check digit should be '{expected}', got '{number[17]}'")
+    return number
+
+
+def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
+    """Validate an identity number (:func:`check_id_number`) and read its fields."""
+    number = check_id_number(value, today=today)
+    birth_date = date(int(number[6:10]), int(number[10:12]), int(number[12:14]))
     sex = Sex.MALE if int(number[16]) % 2 else Sex.FEMALE
     return IdNumber(number=number, region_code=number[:6], birth_date=birth_date, sex=sex)
 

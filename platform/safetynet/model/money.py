@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 FEN_PER_YUAN = 100
 #: The largest amount accepted (一万亿元): anything larger is a typing mistake, and fen must fit 64 bits.
 MAX_YUAN = Decimal(10**12)
+_MAX_FEN = 10**12 * FEN_PER_YUAN
+#: The common spelling, read without Decimal: digits, then at most two decimals ("780", "780.5", "780.50").
+_PLAIN_YUAN = re.compile(r"([0-9]{1,13})(?:\.([0-9]{1,2}))?")
 
 
 class MoneyError(ValueError):
@@ -15,6 +19,12 @@ class MoneyError(ValueError):
 
 def yuan_to_fen(value: Decimal | str | int, *, allow_negative: bool = False) -> int:
     """``"780.5"`` → ``78050``. Rejects non-numbers, more than two decimals and (by default) negatives."""
+    plain = _PLAIN_YUAN.fullmatch(value.strip()) if isinstance(value, str) else None
+    if plain is not None:
+        whole, cents = plain.groups()
+        fen = int(whole) * FEN_PER_YUAN + (int(cents.ljust(2, "0")) if cents else 0)
+        if fen <= _MAX_FEN:
+            return fen
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):

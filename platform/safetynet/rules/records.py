@@ -35,7 +35,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from safetynet.identity import IdNumberError, parse_id_number
+from safetynet.identity import IdNumberError, check_id_number
 from safetynet.model import DataSource, MoneyError, ParsedRecords, RecordError, Signal, yuan_to_fen
 
 __all__ = [
@@ -203,7 +203,7 @@ def _read_id_number(value: Any) -> str:
     if not isinstance(value, str):
         raise FieldError(f"{_shown(value)} is not text; expected an 18-character resident identity number")
     try:
-        return parse_id_number(value).number
+        return check_id_number(value)
     except IdNumberError as exc:
         raise FieldError(f"{exc}; expected a valid 18-character resident identity number") from None
 
