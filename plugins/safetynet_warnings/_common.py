@@ -98,16 +98,26 @@ def pick(households: HouseholdBatch, index: np.ndarray, column: np.ndarray, empt
 
 
 def member_words(households: HouseholdBatch, member_ids: np.ndarray) -> np.ndarray:
-    """``"SPOUSE, 54"`` for each member id (relation and age; never a name), ``"a member"`` if unknown."""
+    """``"SPOUSE, 54"`` for each member id (relation and age; never a name), ``"member 7"`` if unknown.
+
+    The members are found by sorted search and each distinct relation and age is spelled once.
+    """
+    wanted = np.asarray(member_ids, dtype=np.int64)
+    words = np.empty(len(wanted), dtype=object)
     m = households.members
-    position = {int(member): i for i, member in enumerate(m.member_id.tolist())}
-    words = []
-    for member in np.asarray(member_ids).tolist():
-        i = position.get(int(member))
-        words.append(
-            f"{RELATION_NAMES[m.relation[i]]}, {int(m.age[i])}" if i is not None else f"member {int(member)}"
-        )
-    return np.asarray(words, dtype=object) if words else np.zeros(0, dtype=object)
+    known = np.asarray(m.member_id, dtype=np.int64)
+    found = np.zeros(len(wanted), dtype=bool)
+    if len(known) and len(wanted):
+        order = np.argsort(known, kind="stable")
+        at = order[np.minimum(np.searchsorted(known[order], wanted), len(known) - 1)]
+        found = known[at] == wanted
+        relation = np.asarray(m.relation, dtype=np.int64)[at[found]]
+        age = np.asarray(m.age, dtype=np.int64)[at[found]]
+        pairs, inverse = np.unique(np.stack([relation, age], axis=1), axis=0, return_inverse=True)
+        spelled = np.asarray([f"{RELATION_NAMES[r]}, {a}" for r, a in pairs.tolist()], dtype=object)
+        words[found] = spelled[inverse.ravel()]
+    words[~found] = [f"member {member}" for member in wanted[~found].tolist()]
+    return words
 
 
 def annual_income_fen(households: HouseholdBatch) -> np.ndarray:

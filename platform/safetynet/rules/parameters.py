@@ -27,6 +27,7 @@ class LocalityRegistry:
         self.units: dict[str, str] = {}
         self._resolved: dict[tuple[str, str, date], ParameterUse | None] = {}
         self._uses: dict[tuple[str, str, date], ParameterUse] = {}  # (name, locality, effective from)
+        self._nearest: dict[str, str] = {}
         for locality in localities:
             self.localities[locality.code] = locality
             for name, series in locality.parameters.items():
@@ -47,6 +48,14 @@ class LocalityRegistry:
             if candidate != NATIONAL_CODE and candidate in self.localities:
                 return self.localities[candidate]
         return None
+
+    def nearest_provided(self, code: str) -> str:
+        """``code`` or its nearest ancestor that a plugin provides (where resolving ``code`` starts to
+        find values); ``code`` itself when none is."""
+        found = self._nearest.get(code)
+        if found is None:
+            found = self._nearest[code] = next((c for c in ancestors(code) if c in self.localities), code)
+        return found
 
     def is_known(self, code: str) -> bool:
         """A locality code is accepted when it or an ancestor (below the nation) is provided."""
@@ -131,18 +140,22 @@ class ParamColumn:
 
 
 class Parameters:
-    """Parameters for one batch of households on one date: each resolved once per distinct locality."""
+    """Parameters for one batch of households on one date: each resolved once per distinct locality
+    that sets parameters (a village's households are resolved at the nearest provided locality above)."""
 
     def __init__(self, registry: LocalityRegistry, locality_codes: np.ndarray, as_of: date) -> None:
         self.registry = registry
         self.as_of = as_of
-        self._codes, self._inverse = np.unique(np.asarray(locality_codes, dtype=str), return_inverse=True)
+        self._codes, self._code_of = np.unique(np.asarray(locality_codes, dtype=str), return_inverse=True)
+        nearest = [registry.nearest_provided(str(code)) for code in self._codes]
+        self._keys, key_of_code = np.unique(np.asarray(nearest, dtype=str), return_inverse=True)
+        self._inverse = key_of_code.ravel()[self._code_of]  # household → key
         self._cache: dict[str, ParamColumn] = {}
 
     def optional(self, name: str) -> ParamColumn:
         """The parameter, with ``defined`` False for households whose localities do not set it."""
         if name not in self._cache:
-            uses = [self.registry.resolve(name, str(code), self.as_of) for code in self._codes]
+            uses = [self.registry.resolve(name, str(code), self.as_of) for code in self._keys]
             unit = self.registry.units.get(name)
             # Localities that inherit one dated value share its use (one object): each is listed once.
             present = list({id(u): u for u in uses if u is not None}.values())
@@ -165,7 +178,7 @@ class Parameters:
         column = self.optional(name)
         missing = ~column.defined
         if missing.any():
-            code = self._codes[self._inverse[np.argmax(missing)]]
+            code = self._codes[self._code_of[np.argmax(missing)]]
             raise ParameterError(f"parameter {name} is not set for locality {code} on {self.as_of}")
         return column
 
