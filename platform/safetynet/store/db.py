@@ -40,19 +40,12 @@ def driver_url(url: str, *, asynchronous: bool) -> str:
     ).render_as_string(hide_password=False)
 
 
-MMAP_BYTES = 2**31
-
-
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    # Read the file through a memory map (up to 2 GiB, SQLite's default ceiling) rather than a read call
-    # per page: an ingest's random lookups in the identity-hash index of a million households take a
-    # third of the time. Writes still go through the log.
-    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 
