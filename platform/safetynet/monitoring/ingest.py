@@ -438,26 +438,23 @@ def _writer(session: Session, source: str, received_at: datetime) -> Callable[[l
 
 
 @contextmanager
-def _page_cache(session: Session, kib: int = 65_536, mmap_bytes: int = 2**31) -> Iterator[None]:
-    """On SQLite, for this connection while ingesting: a page cache of at least ``kib`` KiB (the signal
-    indexes outgrow the 2 MiB default), and reads through a memory map of up to ``mmap_bytes`` (the
-    random lookups in the identity-hash index of a million members take a third of the time); then the
-    connection's own settings again."""
+def _page_cache(session: Session, kib: int = 65_536) -> Iterator[None]:
+    """On SQLite, a page cache of at least ``kib`` KiB for this connection while ingesting (the signal
+    indexes outgrow the 2 MiB default), then the connection's own setting again."""
     if session.get_bind().dialect.name != "sqlite":
         yield
         return
     connection = session.connection()
     before = connection.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    mapped = connection.exec_driver_sql("PRAGMA mmap_size").scalar_one()
     page = connection.exec_driver_sql("PRAGMA page_size").scalar_one()
-    if (before * page // 1024 if before > 0 else -before) < kib:
-        connection.exec_driver_sql(f"PRAGMA cache_size = -{int(kib)}")
-    connection.exec_driver_sql(f"PRAGMA mmap_size = {int(mmap_bytes)}")
+    if (before * page // 1024 if before > 0 else -before) >= kib:
+        yield
+        return
+    connection.exec_driver_sql(f"PRAGMA cache_size = -{int(kib)}")
     try:
         yield
     finally:
         connection.exec_driver_sql(f"PRAGMA cache_size = {int(before)}")
-        connection.exec_driver_sql(f"PRAGMA mmap_size = {int(mapped)}")
 
 
 # -- helpers ---------------------------------------------------------------------------------------

@@ -40,12 +40,20 @@ def driver_url(url: str, *, asynchronous: bool) -> str:
     ).render_as_string(hide_password=False)
 
 
+MMAP_BYTES = 2**30
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Read the first MMAP_BYTES of the file through a memory map rather than a read call per page: the
+    # sweep's reading and the ingest's random lookups in the identity-hash index take a third less
+    # time at a million households. Mapped pages are the OS page cache, shared, but count in a
+    # process's resident set (see docs/benchmarks.md). Writes still go through the log.
+    cursor.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
     cursor.close()
 
 
