@@ -52,6 +52,7 @@ from safetynet.store.scope import visible_households
 from .context import Context
 from .ids import decode, encode, expect
 from .inputs import plain
+from .payloads import user_errors
 from .types import Connection, Edge, Household, Money, Node, PageInfo, Partner, UserError
 
 Urgency = strawberry.enum(model.Urgency)
@@ -64,10 +65,6 @@ READERS = (Role.ADMIN, Role.AUDITOR, Role.CIVIL_AFFAIRS, Role.PARTNER)
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-
-
-def _errors(exc: InputErrors) -> list[UserError]:
-    return [UserError(field=list(e.field), message=e.message, code=e.code) for e in exc.errors]
 
 
 def _audience(info: Info[Context, None]) -> Audience:
@@ -654,7 +651,7 @@ class NeedsMutation:
                 )
             )
         except InputErrors as exc:
-            return NeedListingPayload(need_listing=None, user_errors=_errors(exc))
+            return NeedListingPayload(need_listing=None, user_errors=user_errors(exc))
         await _announce(ctx, change)
         await notify(
             ctx.runtime.plugins, "safetynet_need_published", event=service.need_event(change.listing)
@@ -675,7 +672,7 @@ class NeedsMutation:
                 )
             )
         except InputErrors as exc:
-            return NeedListingPayload(need_listing=None, user_errors=_errors(exc))
+            return NeedListingPayload(need_listing=None, user_errors=user_errors(exc))
         await _announce(ctx, change)
         return NeedListingPayload(
             need_listing=NeedListing.of(ListingState.now(change.listing)), user_errors=[]
@@ -711,7 +708,7 @@ class NeedsMutation:
                 )
             )
         except InputErrors as exc:
-            return NeedListingPayload(need_listing=None, user_errors=_errors(exc))
+            return NeedListingPayload(need_listing=None, user_errors=user_errors(exc))
         await _announce(ctx, change)
         from safetynet.aid_chain import aid_event
 
@@ -742,7 +739,7 @@ class NeedsMutation:
                 )
             )
         except InputErrors as exc:
-            return NeedListingPayload(need_listing=None, user_errors=_errors(exc))
+            return NeedListingPayload(need_listing=None, user_errors=user_errors(exc))
         await _announce(ctx, change)
         return NeedListingPayload(
             need_listing=NeedListing.of(ListingState.now(change.listing)), user_errors=[]
@@ -773,7 +770,7 @@ class NeedsMutation:
                 )
             )
         except InputErrors as exc:
-            return WebhookPayload(webhook=None, secret=None, user_errors=_errors(exc))
+            return WebhookPayload(webhook=None, secret=None, user_errors=user_errors(exc))
         (await services(ctx.runtime)).webhooks.kick()
         return WebhookPayload(webhook=Webhook(row=row), secret=secret, user_errors=[])
 
@@ -784,7 +781,7 @@ class NeedsMutation:
             number = expect(id, "Webhook", "id")
             row = await ctx.write(lambda s: hooks_service.resume_webhook(s, number, principal=ctx.me))
         except InputErrors as exc:
-            return WebhookPayload(webhook=None, secret=None, user_errors=_errors(exc))
+            return WebhookPayload(webhook=None, secret=None, user_errors=user_errors(exc))
         (await services(ctx.runtime)).webhooks.kick()
         return WebhookPayload(webhook=Webhook(row=row), secret=None, user_errors=[])
 
@@ -795,7 +792,7 @@ class NeedsMutation:
             number = expect(id, "Webhook", "id")
             row = await ctx.write(lambda s: hooks_service.delete_webhook(s, number, principal=ctx.me))
         except InputErrors as exc:
-            return WebhookPayload(webhook=None, secret=None, user_errors=_errors(exc))
+            return WebhookPayload(webhook=None, secret=None, user_errors=user_errors(exc))
         return WebhookPayload(webhook=Webhook(row=row), secret=None, user_errors=[])
 
 

@@ -50,6 +50,7 @@ from safetynet.store.scope import may_see_warning, visible_households
 
 from .context import Context
 from .ids import expect
+from .payloads import user_errors
 from .types import (
     Connection,
     Edge,
@@ -312,10 +313,6 @@ class HouseholdVisitInput:
     )
 
 
-def _errors(exc: InputErrors) -> list[UserError]:
-    return [UserError(field=list(e.field), message=e.message, code=e.code) for e in exc.errors]
-
-
 def sweep_prefix(role: Role, scope: str, locality_code: str | None) -> str:
     """The code prefix to sweep: the area asked for ∩ the principal's area (a user error if disjoint)."""
     if role not in (Role.ADMIN, Role.CIVIL_AFFAIRS):
@@ -373,7 +370,7 @@ class WarningsMutation:
                 warnings_raised=0,
                 categories_changed=0,
                 warnings_updated=0,
-                user_errors=_errors(exc),
+                user_errors=user_errors(exc),
             )
         except (RuleError, ParameterError) as exc:
             error = UserError(field=None, message=f"the sweep stopped: {exc}", code="SWEEP_FAILED")
@@ -402,7 +399,7 @@ class WarningsMutation:
 
             row = await ctx.write(work)
         except InputErrors as exc:
-            return WarningPayload(warning=None, user_errors=_errors(exc))
+            return WarningPayload(warning=None, user_errors=user_errors(exc))
         warning_feed.announce(ctx.runtime, [row.id])
         return WarningPayload(warning=Warning(row=row), user_errors=[])
 
@@ -431,7 +428,7 @@ class WarningsMutation:
 
             visit, changed = await ctx.write(work)
         except InputErrors as exc:
-            return VisitPayload(visit=None, user_errors=_errors(exc))
+            return VisitPayload(visit=None, user_errors=user_errors(exc))
         warning_feed.announce(ctx.runtime, changed)
         return VisitPayload(visit=Visit(row=visit), user_errors=[])
 
@@ -457,7 +454,7 @@ class WarningsMutation:
                 )
             )
         except InputErrors as exc:
-            return VisitPayload(visit=None, user_errors=_errors(exc))
+            return VisitPayload(visit=None, user_errors=user_errors(exc))
         warning_feed.announce(ctx.runtime, resolved)
         return VisitPayload(visit=Visit(row=visit), user_errors=[])
 
@@ -503,7 +500,7 @@ class WarningsMutation:
 
             result = await ctx.write(work)
         except InputErrors as exc:
-            return WarningPayload(warning=None, user_errors=_errors(exc))
+            return WarningPayload(warning=None, user_errors=user_errors(exc))
         warning_feed.announce(runtime, [result.warning.id])
         await _announce_aid(ctx, result)
         return WarningPayload(warning=Warning(row=result.warning), user_errors=[])
