@@ -33,68 +33,33 @@ async def chain(gql, key):
     ):
         households[name] = await register(gql, admin, localityCode=locality, members=[person()])
     monthly = {"oneOffAmount": None}
-    await grant(
-        gql,
-        admin,
-        households["H1"]["id"],
-        aidTypeCode="dibao",
-        startedOn="2024-01-01",
-        monthlyAmount="500.00",
-        **monthly,
-    )
-    await grant(
-        gql,
-        admin,
-        households["H2"]["id"],
-        aidTypeCode="tekun",
-        startedOn="2024-03-01",
-        endedOn="2024-05-01",
-        monthlyAmount="900.00",
-        **monthly,
-    )
-    await grant(
-        gql,
-        admin,
-        households["H3"]["id"],
-        aidTypeCode="dibao",
-        startedOn="2024-05-20",
-        monthlyAmount="300.00",
-        **monthly,
-    )
-    await grant(
-        gql,
-        admin,
-        households["H4"]["id"],
-        aidTypeCode="low_income_family",
-        startedOn="2024-04-01",
-        monthlyAmount="200.00",
-        **monthly,
-    )
-    await grant(
-        gql,
-        admin,
-        households["H4"]["id"],
-        aidTypeCode="temporary",
-        startedOn="2024-05-10",
-        oneOffAmount="500.00",
-    )
-    await grant(
-        gql,
-        admin,
-        households["H1"]["id"],
-        aidTypeCode="medical",
-        startedOn="2024-05-03",
-        oneOffAmount="1200.00",
-    )
-    await grant(
-        gql,
-        admin,
-        households["Z"]["id"],
-        aidTypeCode="dibao",
-        startedOn="2024-01-01",
-        monthlyAmount="700.00",
-        **monthly,
-    )
+    for name, aid in (
+        ("H1", {"aidTypeCode": "dibao", "startedOn": "2024-01-01", "monthlyAmount": "500.00", **monthly}),
+        (
+            "H2",
+            {
+                "aidTypeCode": "tekun",
+                "startedOn": "2024-03-01",
+                "endedOn": "2024-05-01",
+                "monthlyAmount": "900.00",
+                **monthly,
+            },
+        ),
+        ("H3", {"aidTypeCode": "dibao", "startedOn": "2024-05-20", "monthlyAmount": "300.00", **monthly}),
+        (
+            "H4",
+            {
+                "aidTypeCode": "low_income_family",
+                "startedOn": "2024-04-01",
+                "monthlyAmount": "200.00",
+                **monthly,
+            },
+        ),
+        ("H4", {"aidTypeCode": "temporary", "startedOn": "2024-05-10", "oneOffAmount": "500.00"}),
+        ("H1", {"aidTypeCode": "medical", "startedOn": "2024-05-03", "oneOffAmount": "1200.00"}),
+        ("Z", {"aidTypeCode": "dibao", "startedOn": "2024-01-01", "monthlyAmount": "700.00", **monthly}),
+    ):
+        await grant(gql, admin, households[name]["id"], **aid)
     return {name: decode(h["id"])[1] for name, h in households.items()} | {"Z_global": households["Z"]["id"]}
 
 
