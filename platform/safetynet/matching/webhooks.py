@@ -510,10 +510,20 @@ class WebhookDispatcher:
                 attempts += 1
                 if attempt.succeeded:
                     cursor, failures = event.cursor, 0
-                    await self._db(lambda s, c=cursor: self._advance(s, webhook.id, c), write=True)
+
+                    def delivered(s: Session, a: _Attempt = attempt, c: int = cursor) -> None:
+                        s.add(_record(a))
+                        self._advance(s, webhook.id, c)
+
+                    await self._db(delivered, write=True)
                     continue
                 failures += 1
-                await self._db(lambda s, a=attempt, f=failures: self._failed(s, webhook.id, a, f), write=True)
+
+                def failed(s: Session, a: _Attempt = attempt, f: int = failures) -> None:
+                    s.add(_record(a))
+                    self._failed(s, webhook.id, a, f)
+
+                await self._db(failed, write=True)
                 return attempts
             if len(events) < BATCH:
                 if newest > cursor:
@@ -524,6 +534,8 @@ class WebhookDispatcher:
     async def _deliver(
         self, webhook: PartnerWebhook, secret: str, event: LoggedEvent, audience: Audience, attempt: int
     ) -> _Attempt:
+        """Post one event. The caller records the attempt together with the webhook's new state, in
+        one transaction, so a reader never sees a delivery without its effect on the webhook."""
         body = body_of(event, audience, webhook.id)
         timestamp = int(time.time())
         headers = {
@@ -542,7 +554,6 @@ class WebhookDispatcher:
         )
         duration = int((time.perf_counter() - started) * 1000)
         result = _Attempt(webhook.id, event.cursor, attempt, status, error, duration, datetime.now(UTC))
-        await self._db(lambda s: s.add(_record(result)), write=True)
         if error is not None:
             log.info("webhook %s: event %s attempt %s failed: %s", webhook.id, event.cursor, attempt, error)
         return result
