@@ -12,9 +12,11 @@ from safetynet.identity import (
     IdNumber,
     IdNumberError,
     check_digit,
+    check_id_number,
     make_id_number,
     mask_id_number,
     parse_id_number,
+    valid_id_numbers,
 )
 from safetynet.model import Sex
 
@@ -111,6 +113,53 @@ def test_today_bounds_the_birth_date():
     assert parse_id_number(born, today=date(2024, 3, 1)).birth_date == date(2024, 3, 1)
     with pytest.raises(IdNumberError, match=r"^birth date 2024-03-01 is in the future$"):
         parse_id_number(born, today=date(2024, 2, 29))
+
+
+def _accepted_unchanged(value, today=date(2026, 11, 23)):
+    try:
+        return check_id_number(value, today=today) == value
+    except IdNumberError:
+        return False
+
+
+_INVALID = [value for value, _ in test_invalid_numbers_say_what_is_wrong.pytestmark[0].args[1]]
+
+
+def test_the_column_check_agrees_with_check_id_number_on_known_numbers():
+    values = [
+        STANDARD_FEMALE,
+        LEAP_DAY_MALE,
+        "11010519491231002x",
+        f" {STANDARD_FEMALE}",
+        None,
+        42,
+        *_INVALID,
+    ]
+    got = valid_id_numbers(values, today=date(2026, 11, 23)).tolist()
+    assert got == [_accepted_unchanged(v) if isinstance(v, str) else False for v in values]
+    assert got[:2] == [True, True]
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.dates(date(1900, 1, 1), date(2026, 11, 1)),
+            st.integers(0, 499),
+            st.integers(0, 17),
+            st.sampled_from("0123456789XxA /"),
+        ),
+        max_size=30,
+    )
+)
+def test_the_column_check_agrees_with_check_id_number(mutations):
+    """Valid numbers with one character changed (or not): the column check accepts exactly the numbers
+    that check_id_number accepts unchanged (as of 2020-06-30, so some are born in the future)."""
+    values = []
+    for born, sequence, position, char in mutations:
+        number = make_id_number("120101", born, sequence, Sex.MALE)
+        values.append(number[:position] + char + number[position + 1 :])
+    got = valid_id_numbers(values, today=date(2020, 6, 30)).tolist()
+    assert got == [_accepted_unchanged(v, today=date(2020, 6, 30)) for v in values]
 
 
 # --- synthetic numbers ---------------------------------------------------------------------------

@@ -132,6 +132,9 @@ def safetynet_data_sources() -> Sequence[DataSource]:
                                   fields=[Field("event", one_of("MARRIED", "DIVORCED"))],
                                   signal=lambda row: row.signal(row["event"]))]
 
+    The built-in readers (``text``, ``one_of``, ``money``, ``iso_date``, ``id_number``) read a whole
+    batch's column at once; a reader of your own may too (``Reader.read_column``), or read value by value.
+
     Signals are stored once per (source, recordId), linked to the member with that identity number, or
     kept unmatched until someone registers the person. A DEPARTMENT key may send only the feeds whose
     ``department`` is its own (``ingestRecords``, ``safetynet ingest SOURCE FILE``).

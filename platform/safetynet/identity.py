@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from operator import mul
 
+import numpy as np
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -107,6 +108,39 @@ def check_id_number(value: str, *, today: date | None = None) -> str:
     if number[17] != expected:
         raise IdNumberError(f"identity number check digit should be '{expected}', got '{number[17]}'")
     return number
+
+
+_WEIGHT_VECTOR = np.array(_WEIGHTS, dtype=np.int64)
+_CHECK_CODES = np.frombuffer(_CHECK_CHARS.encode(), dtype=np.uint8)
+_MONTH_DAYS = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], dtype=np.int64)
+
+
+def valid_id_numbers(numbers: Sequence[str], *, today: date | None = None) -> np.ndarray:
+    """Per number, whether :func:`check_id_number` would accept it unchanged (a whole column at once).
+
+    True only for numbers already normalised (18 ASCII characters, an upper-case ``X``) that pass every
+    check; False means "not known to be valid": ask :func:`check_id_number`, which says why or
+    normalises (a lower-case ``x``, surrounding spaces).
+    """
+    fits = np.array([n.__class__ is str and len(n) == ID_LENGTH and n.isascii() for n in numbers], dtype=bool)
+    valid = np.zeros(len(numbers), dtype=bool)
+    if not fits.any():
+        return valid
+    text = "".join(n for n, ok in zip(numbers, fits, strict=True) if ok).encode("ascii")
+    chars = np.frombuffer(text, dtype=np.uint8).reshape(-1, ID_LENGTH)
+    digits = chars[:, :17].astype(np.int64) - ord("0")
+    ok = ((digits >= 0) & (digits <= 9)).all(axis=1)
+    ok &= chars[:, 17] == _CHECK_CODES[(digits @ _WEIGHT_VECTOR) % 11]
+    year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
+    month = digits[:, 10] * 10 + digits[:, 11]
+    day = digits[:, 12] * 10 + digits[:, 13]
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    in_month = _MONTH_DAYS[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    ok &= (month >= 1) & (month <= 12) & (day >= 1) & (day <= in_month) & (year >= _EARLIEST_BIRTH_YEAR)
+    today = today or date.today()
+    ok &= year * 10_000 + month * 100 + day <= today.year * 10_000 + today.month * 100 + today.day
+    valid[fits] = ok
+    return valid
 
 
 def parse_id_number(value: str, *, today: date | None = None) -> IdNumber:
@@ -233,6 +267,11 @@ class IdentityVault:
     def lookup_hash(self, number: str) -> str:
         """Hex HMAC-SHA256 of the normalised number under the lookup secret; equal numbers hash equally."""
         return hmac.digest(self._mac_key, _normalise(number).encode(), "sha256").hex()
+
+    def lookup_hashes(self, numbers: Sequence[str]) -> list[str]:
+        """:meth:`lookup_hash` of numbers already normalised (e.g. by :func:`check_id_number`)."""
+        key, digest = self._mac_key, hmac.digest
+        return [digest(key, number.encode(), "sha256").hex() for number in numbers]
 
     def needs_rotation(self, blob: bytes) -> bool:
         """Whether ``blob`` was encrypted under an older secret; if so, store ``encrypt(decrypt(blob))``.

@@ -29,7 +29,7 @@ from .enums import (
     WebhookStatus,
     code_of,
 )
-from .money import MoneyError, fen_to_yuan, format_yuan, round_fen, yuan_to_fen
+from .money import MoneyError, fen_to_yuan, format_yuan, plain_yuan_to_fen, round_fen, yuan_to_fen
 from .parameters import UNITS, Locality, ParameterSeries, ParameterUse, ParameterValue
 from .values import (
     AidEvent,
@@ -98,6 +98,7 @@ __all__ = [
     "code_of",
     "fen_to_yuan",
     "format_yuan",
+    "plain_yuan_to_fen",
     "round_fen",
     "yuan_to_fen",
 ]

@@ -17,14 +17,22 @@ class MoneyError(ValueError):
     """A value that is not an amount of money in yuan."""
 
 
+def plain_yuan_to_fen(text: str) -> int | None:
+    """The common spelling read fast: ``"780.5"`` → ``78050``; None for anything else (ask
+    :func:`yuan_to_fen`, which says what is wrong or reads the rest)."""
+    plain = _PLAIN_YUAN.fullmatch(text)
+    if plain is None:
+        return None
+    whole, cents = plain.groups()
+    fen = int(whole) * FEN_PER_YUAN + (int(cents.ljust(2, "0")) if cents else 0)
+    return fen if fen <= _MAX_FEN else None
+
+
 def yuan_to_fen(value: Decimal | str | int, *, allow_negative: bool = False) -> int:
     """``"780.5"`` → ``78050``. Rejects non-numbers, more than two decimals and (by default) negatives."""
-    plain = _PLAIN_YUAN.fullmatch(value.strip()) if isinstance(value, str) else None
-    if plain is not None:
-        whole, cents = plain.groups()
-        fen = int(whole) * FEN_PER_YUAN + (int(cents.ljust(2, "0")) if cents else 0)
-        if fen <= _MAX_FEN:
-            return fen
+    fen = plain_yuan_to_fen(value.strip()) if isinstance(value, str) else None
+    if fen is not None:
+        return fen
     try:
         amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):

@@ -30,18 +30,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from safetynet.identity import IdNumberError, check_id_number
-from safetynet.model import DataSource, MoneyError, ParsedRecords, RecordError, Signal, yuan_to_fen
+from safetynet.identity import IdNumberError, check_id_number, valid_id_numbers
+from safetynet.model import (
+    DataSource,
+    MoneyError,
+    ParsedRecords,
+    RecordError,
+    Signal,
+    plain_yuan_to_fen,
+    yuan_to_fen,
+)
 
 __all__ = [
     "CODE_MAX",
     "COMMON_FIELDS",
     "RECORD_ID_MAX",
+    "UNREAD",
     "Field",
     "FieldError",
     "Reader",
@@ -67,15 +76,22 @@ class FieldError(ValueError):
     """A value a field cannot take; the message says what is wrong and what is expected."""
 
 
+#: From :attr:`Reader.read_column`: this value is for :attr:`Reader.read` to read.
+UNREAD: Any = object()
+
+
 @dataclass(frozen=True)
 class Reader:
     """Reads one field's raw value (a JSON value or a CSV string) or raises :class:`FieldError`.
 
-    ``expected`` says what the field takes, for the message about a missing value.
+    ``expected`` says what the field takes, for the message about a missing value. ``read_column``,
+    optional, reads a whole batch's values at once (e.g. vectorised): it gives each value read, or
+    :data:`UNREAD` where ``read`` is to say what it is (a missing value, an error, an unusual form).
     """
 
     expected: str
     read: Callable[[Any], Any]
+    read_column: Callable[[list[Any]], list[Any]] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +150,16 @@ def text(max_length: int = 200) -> Reader:
             raise FieldError(f"contains control characters such as NUL; expected {expected}")
         return value
 
-    return Reader(expected, read)
+    def read_column(values: list[Any]) -> list[Any]:
+        texts = [v for v in values if v.__class__ is str]
+        if _CONTROL.search("\n".join(texts)):  # (a line break is allowed)
+            return [UNREAD] * len(values)
+        return [
+            v if v.__class__ is str and 0 < len(v) <= max_length and v.strip() == v else UNREAD
+            for v in values
+        ]
+
+    return Reader(expected, read, read_column)
 
 
 def one_of(*names: str) -> Reader:
@@ -148,7 +173,10 @@ def one_of(*names: str) -> Reader:
             raise FieldError(f"{_shown(value)} is not {expected}")
         return code
 
-    return Reader(expected, read)
+    def read_column(values: list[Any]) -> list[Any]:
+        return [v if v.__class__ is str and v in allowed else UNREAD for v in values]
+
+    return Reader(expected, read, read_column)
 
 
 def _read_money(value: Any) -> int:
@@ -160,7 +188,12 @@ def _read_money(value: Any) -> int:
         raise FieldError(str(exc)) from None
 
 
-money = Reader('an amount in yuan such as "1200.50"', _read_money)
+def _read_amounts(values: list[Any]) -> list[Any]:
+    fen = [plain_yuan_to_fen(v) if v.__class__ is str else None for v in values]
+    return [UNREAD if f is None else f for f in fen]
+
+
+money = Reader('an amount in yuan such as "1200.50"', _read_money, _read_amounts)
 
 
 def integer(minimum: int, maximum: int) -> Reader:
@@ -196,7 +229,18 @@ def _read_date(value: Any) -> date:
     raise FieldError(f"{_shown(value)} is not a date; expected an ISO date YYYY-MM-DD such as 2024-05-01")
 
 
-iso_date = Reader("an ISO date YYYY-MM-DD such as 2024-05-01", _read_date)
+def _read_dates(values: list[Any]) -> list[Any]:
+    """Each distinct text read once (a feed's records share a few dates)."""
+    days: dict[str, Any] = {}
+    for text in {v for v in values if v.__class__ is str}:
+        try:
+            days[text] = date.fromisoformat(text) if len(text) == 10 and text[4] == text[7] == "-" else UNREAD
+        except ValueError:
+            days[text] = UNREAD
+    return [days[v] if v.__class__ is str else UNREAD for v in values]
+
+
+iso_date = Reader("an ISO date YYYY-MM-DD such as 2024-05-01", _read_date, _read_dates)
 
 
 def _read_id_number(value: Any) -> str:
@@ -208,13 +252,18 @@ def _read_id_number(value: Any) -> str:
         raise FieldError(f"{exc}; expected a valid 18-character resident identity number") from None
 
 
+def _read_id_numbers(values: list[Any]) -> list[Any]:
+    valid = valid_id_numbers(values).tolist()
+    return [value if ok else UNREAD for value, ok in zip(values, valid, strict=True)]
+
+
 #: A resident identity number (GB 11643: length, digits, birth date and check digit), normalised.
-id_number = Reader("an 18-character resident identity number", _read_id_number)
+id_number = Reader("an 18-character resident identity number", _read_id_number, _read_id_numbers)
 
 #: The department's id of the record: what makes re-sending it harmless.
-record_id = Reader(
-    f"the department's id for the record, text of at most {RECORD_ID_MAX} characters",
-    text(RECORD_ID_MAX).read,
+record_id = replace(
+    text(RECORD_ID_MAX),
+    expected=f"the department's id for the record, text of at most {RECORD_ID_MAX} characters",
 )
 
 #: The fields every department record has, read before the source's own.
@@ -234,43 +283,57 @@ def record_parser(
     """A batch parser over rows with :data:`COMMON_FIELDS` followed by ``fields``.
 
     Each valid row becomes ``signal(row)``; each invalid one a :class:`~safetynet.model.RecordError`
-    with its index in the batch, its ``recordId`` when that was valid, and every problem found.
+    with its index in the batch, its ``recordId`` when that was valid, and every problem found. The
+    batch is read field by field (a column at a time), then row by row.
     """
     every = (*COMMON_FIELDS, *fields)
-    names = ", ".join(f.name for f in every)
-    readers = tuple((f.name, f.reader.read, f.required, f.reader.expected) for f in every)
+    names = tuple(f.name for f in every)
+    listed = ", ".join(names)
 
     def parse(records: Sequence[Mapping[str, Any]]) -> ParsedRecords:
         signals: list[tuple[int, Signal]] = []
         rejected: list[RecordError] = []
+        problems: dict[int, list[str]] = {}
+        rows = [raw if isinstance(raw, Mapping) else {} for raw in records]
+        columns = [_read_column(field, [row.get(field.name) for row in rows], problems) for field in every]
         for index, raw in enumerate(records):
             if not isinstance(raw, Mapping):
-                rejected.append(RecordError(index, None, f"record must be an object with the fields {names}"))
-                continue
-            row = Row()
-            problems: list[str] = []
-            for name, read, required, expected in readers:
-                value = raw.get(name)
-                if value is None or (value.__class__ is str and not value.strip()):
-                    if required:
-                        problems.append(f"{name}: missing; expected {expected}")
-                    row[name] = None
-                    continue
-                try:
-                    row[name] = read(value)
-                except FieldError as exc:
-                    problems.append(f"{name}: {exc}")
-                    row[name] = None
-            if not problems:
+                problems[index] = [f"record must be an object with the fields {listed}"]
+        for index, values in enumerate(zip(*columns, strict=True)):
+            row = Row(zip(names, values, strict=True))
+            found = problems.get(index)
+            if found is None:
                 try:
                     signals.append((index, signal(row)))
                     continue
                 except FieldError as exc:
-                    problems.append(str(exc))
-            rejected.append(RecordError(index, row["recordId"], " | ".join(problems)))
+                    found = [str(exc)]
+            rejected.append(RecordError(index, row.get("recordId"), " | ".join(found)))
         return ParsedRecords(signals=tuple(signals), rejected=tuple(rejected))
 
     return parse
+
+
+def _read_column(field: Field, raw: list[Any], problems: dict[int, list[str]]) -> list[Any]:
+    """One field's values read (None where missing or wrong), each problem added to its row's."""
+    reader = field.reader
+    values = reader.read_column(raw) if reader.read_column is not None else [UNREAD] * len(raw)
+    read, name = reader.read, field.name
+    for index, value in enumerate(values):
+        if value is not UNREAD:
+            continue
+        value = raw[index]
+        if value is None or (value.__class__ is str and not value.strip()):
+            values[index] = None
+            if field.required:
+                problems.setdefault(index, []).append(f"{name}: missing; expected {reader.expected}")
+            continue
+        try:
+            values[index] = read(value)
+        except FieldError as exc:
+            values[index] = None
+            problems.setdefault(index, []).append(f"{name}: {exc}")
+    return values
 
 
 def record_source(
