@@ -127,6 +127,20 @@ def admin_of(runtime: Runtime) -> str:
 _sequence = iter(range(1, 10**6))
 
 
+def assert_foreign_keys_hold(runtime: Runtime) -> None:
+    """On SQLite: every reference stored is to an existing row, and every pooled connection checks
+    foreign keys (bulk writers turn the checks off for their own connection only)."""
+    if runtime.database.backend != "sqlite":
+        return
+    connections = [runtime.database.engine.connect() for _ in range(5)]  # the idle pool, and more
+    try:
+        assert [c.exec_driver_sql("PRAGMA foreign_keys").scalar() for c in connections] == [1] * 5
+        assert connections[0].exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    finally:
+        for connection in connections:
+            connection.close()
+
+
 def person(
     relation: str = "HEAD", *, born: date = date(1980, 5, 1), sex: Sex = Sex.MALE, region: str = "120101", **facts: Any
 ) -> dict:

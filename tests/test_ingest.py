@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from conftest import person, register
+from conftest import assert_foreign_keys_hold, person, register
 from safetynet.api.ids import decode
 from safetynet.identity import make_id_number
 from safetynet.model import Relation, Role, Sex, Signal, UrbanRural
@@ -25,6 +25,7 @@ from safetynet.monitoring.ingest import (
     RecordFileError,
     UnknownSourceError,
     ingest,
+    ingest_file,
     link_unmatched,
     read_records,
 )
@@ -299,6 +300,28 @@ async def test_records_link_to_registered_members_and_unknown_people_are_kept(ru
     linked = runtime.database.run(lambda s: s.scalar(select(SignalRow).where(SignalRow.record_id == "ED-2")))
     assert linked.household_id == decode(later["id"])[1]
     assert linked.member_id == decode(later["members"][0]["id"])[1]
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+async def test_a_file_links_its_records_and_the_foreign_key_checks_are_on_again(
+    runtime, gql, admin_key, tmp_path, parallel
+):
+    """ingest_file writes without SQLite's foreign-key checks (its references were just read from the
+    members): what it wrote holds, and every pooled connection checks again afterwards."""
+    head, child = person(), person("CHILD", born=date(2012, 6, 1))
+    household = await register(gql, admin_key, members=[head, child])
+    rows = [record("education", f"ED-{i}", id_number()) for i in range(2_500)]
+    rows[10]["idNumber"], rows[2_400]["idNumber"] = child["idNumber"], head["idNumber"].lower()
+    feed = tmp_path / "education.jsonl"
+    feed.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+
+    result = ingest_file(
+        runtime.database, runtime.catalogue, runtime.vault, "education", feed, received_at=NOW, parallel=parallel
+    )
+    assert (result.accepted, result.matched, result.unmatched) == (2_500, 2, 2_498)
+    linked = {r.record_id: r.household_id for r in stored(runtime) if r.member_id is not None}
+    assert linked == {"ED-10": decode(household["id"])[1], "ED-2400": decode(household["id"])[1]}
+    assert_foreign_keys_hold(runtime)
 
 
 def test_link_unmatched_links_people_registered_since_and_counts_them(runtime):

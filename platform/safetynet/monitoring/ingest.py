@@ -26,15 +26,29 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Text, any_, bindparam, func, literal_column, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Connection,
+    Text,
+    any_,
+    bindparam,
+    exists,
+    func,
+    literal_column,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from safetynet.catalogue import Catalogue
+from safetynet.fastjson import dumps
 from safetynet.forked import can_fork, forked
 from safetynet.identity import IdentityVault
 from safetynet.model import DataSource, ParsedRecords, RecordError, Signal
 from safetynet.rules.records import CODE_MAX, RECORD_ID_MAX
-from safetynet.store.db import Database
+from safetynet.store.db import Database, references_checked_by_caller
 from safetynet.store.models import Member, SignalRow
 from safetynet.store.rows import fetch_rows, to_db
 
@@ -137,7 +151,8 @@ def ingest(
     first = start_index
     with _page_cache(session):
         for batch in _batches(records, batch_size):
-            total += _store(session, source.code, _prepare(source, vault, batch, first, seen), write)
+            read = _read(source, vault, batch, first, seen)
+            total += _store(_link(session.connection(), source.code, read), write)
             first += len(batch)
             if progress is not None:
                 progress(len(batch))
@@ -164,22 +179,22 @@ def ingest_file(
 
     ``parallel`` (default: where it is safe, :func:`safetynet.forked.can_fork`): the file is read,
     validated and hashed in a forked process, batch by batch (:data:`BATCH_SIZE` records), while this
-    one stores the batches before.
+    one looks up and inserts the batches before.
     """
     source = data_source(catalogue, source_code)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
     batch_size = min(BATCH_SIZE, chunk_size)
 
-    def prepared() -> Iterator[_Prepared]:
+    def read() -> Iterator[_Read]:
         seen: set[str] = set()
         first = 0
         for batch in read_records(path, batch_size):
-            yield _prepare(source, vault, batch, first, seen)
+            yield _read(source, vault, batch, first, seen)
             first += len(batch)
 
     use_fork = parallel if parallel is not None else can_fork()
-    batches = forked(prepared, name="safetynet-ingest-reader") if use_fork else prepared()
+    batches = forked(read, name="safetynet-ingest-reader", collect_garbage=False) if use_fork else read()
     per_transaction = max(chunk_size // batch_size, 1)
 
     def store(session: Session) -> tuple[IngestResult, int]:
@@ -188,14 +203,14 @@ def ingest_file(
         result, records = IngestResult(), 0
         with _page_cache(session):
             for batch in islice(batches, per_transaction):
-                result += _store(session, source.code, batch, write)
+                result += _store(_link(session.connection(), source.code, batch), write)
                 records += batch.records
         return result, records
 
     total = IngestResult()
-    with closing(batches):
+    with closing(batches), references_checked_by_caller(database) as run:
         while True:
-            result, records = database.run(store)
+            result, records = run(store)
             if not records:
                 break
             total += result
@@ -211,12 +226,11 @@ def link_unmatched(session: Session, *, hashes: Iterable[str] | None = None) -> 
     people's signals are looked at, otherwise all unmatched signals are.
     """
     person = _members.c.id_number_hash == _signals.c.id_number_hash
+    # Driven by the unmatched signals (their partial index), each looked up among the members: with
+    # ``IN (SELECT … FROM members)`` SQLite would walk every member instead.
     statement = (
         update(_signals)
-        .where(
-            _signals.c.member_id.is_(None),
-            _signals.c.id_number_hash.in_(select(_members.c.id_number_hash)),
-        )
+        .where(_signals.c.member_id.is_(None), exists().where(person))
         .values(
             member_id=select(_members.c.id).where(person).scalar_subquery(),
             household_id=select(_members.c.household_id).where(person).scalar_subquery(),
@@ -227,7 +241,9 @@ def link_unmatched(session: Session, *, hashes: Iterable[str] | None = None) -> 
     wanted = sorted(set(hashes))
     if not wanted:
         return 0
-    return session.execute(statement.where(_any_of(session, _signals.c.id_number_hash, wanted))).rowcount
+    return session.execute(
+        statement.where(_any_of(session.connection(), _signals.c.id_number_hash, wanted))
+    ).rowcount
 
 
 # -- one batch -------------------------------------------------------------------------------------
@@ -237,9 +253,8 @@ _Row = tuple[str, str, str, int | None, int | None, date, int | None, str | None
 
 
 @dataclass(frozen=True)
-class _Prepared:
-    """A batch of records read and validated, the identity numbers hashed: what is left is the database's
-    part (which are stored already, who the people are, the insert). Picklable."""
+class _Read:
+    """A batch of records read and validated, the identity numbers hashed; no database yet. Picklable."""
 
     records: int
     rejected: tuple[RecordError, ...]
@@ -248,9 +263,20 @@ class _Prepared:
     fresh: list[tuple[str, str, str, date, int | None, str | None, str]]
 
 
-def _prepare(
+@dataclass(frozen=True)
+class _Prepared:
+    """A batch ready to insert: its records not stored yet, linked to the members they are about."""
+
+    records: int
+    rejected: tuple[RecordError, ...]
+    duplicates: int  # earlier in the input, or stored already
+    matched: int
+    rows: list[_Row]
+
+
+def _read(
     source: DataSource, vault: IdentityVault, batch: Sequence[Any], first: int, seen: set[str]
-) -> _Prepared:
+) -> _Read:
     """Validate a batch with the source's parser and hash the identity numbers (no database)."""
     rejected: list[RecordError] = []
     readable: list[Mapping[str, Any]] = []
@@ -275,7 +301,7 @@ def _prepare(
         for error in parsed.rejected
     )
     duplicates = 0
-    fresh = []
+    storable = []
     for local, signal in parsed.signals:
         problem = _unstorable(signal)
         if problem is not None:
@@ -285,28 +311,29 @@ def _prepare(
             duplicates += 1
         else:
             seen.add(signal.record_id)
-            fresh.append(
-                (
-                    signal.record_id,
-                    signal.kind,
-                    vault.lookup_hash(signal.id_number),
-                    signal.occurred_on,
-                    signal.amount_fen,
-                    signal.value,
-                    json.dumps(signal.values, ensure_ascii=False) if signal.values else "{}",
-                )
-            )
+            storable.append(signal)
+    hashes = vault.lookup_hashes([signal.id_number for signal in storable])
+    fresh = [
+        (
+            s.record_id,
+            s.kind,
+            hashed,
+            s.occurred_on,
+            s.amount_fen,
+            s.value,
+            dumps(s.values) if s.values else "{}",
+        )
+        for s, hashed in zip(storable, hashes, strict=True)
+    ]
     rejected.sort(key=lambda error: error.index)
-    return _Prepared(records=len(batch), rejected=tuple(rejected), duplicates=duplicates, fresh=fresh)
+    return _Read(records=len(batch), rejected=tuple(rejected), duplicates=duplicates, fresh=fresh)
 
 
-def _store(
-    session: Session, source_code: str, prepared: _Prepared, write: Callable[[list[_Row]], int]
-) -> IngestResult:
-    """Store a prepared batch's records that are not stored yet, linked to the members they are about."""
-    stored = _stored_record_ids(session, source_code, [r[0] for r in prepared.fresh])
-    new = [r for r in prepared.fresh if r[0] not in stored]
-    people = _members_by_hash(session, {r[2] for r in new})
+def _link(connection: Connection, source_code: str, read: _Read) -> _Prepared:
+    """The batch's records not stored yet, with the members they are about (reads only)."""
+    stored = _stored_record_ids(connection, source_code, [r[0] for r in read.fresh])
+    new = [r for r in read.fresh if r[0] not in stored]
+    people = _members_by_hash(connection, {r[2] for r in new})
     rows: list[_Row] = []
     matched = 0
     for record_id, kind, hashed, occurred_on, amount_fen, value, payload in new:
@@ -315,13 +342,26 @@ def _store(
         rows.append(
             (record_id, kind, hashed, member_id, household_id, occurred_on, amount_fen, value, payload)
         )
+    rows.sort(key=itemgetter(2))
+    return _Prepared(
+        records=read.records,
+        rejected=read.rejected,
+        duplicates=read.duplicates + len(stored),
+        matched=matched,
+        rows=rows,
+    )
+
+
+def _store(prepared: _Prepared, write: Callable[[list[_Row]], int]) -> IngestResult:
+    """Insert a prepared batch's rows; a row stored meanwhile by another ingest counts as a duplicate."""
+    rows = prepared.rows
     inserted = write(rows) if rows else 0
-    lost = len(rows) - inserted  # stored by a concurrent ingest between our check and our insert
+    lost = len(rows) - inserted  # stored by a concurrent ingest between the look-up and the insert
     return IngestResult(
         accepted=inserted,
-        duplicates=prepared.duplicates + len(stored) + lost,
+        duplicates=prepared.duplicates + lost,
         rejected=prepared.rejected,
-        matched=matched if not lost else min(matched, inserted),
+        matched=prepared.matched if not lost else min(prepared.matched, inserted),
     )
 
 
@@ -344,29 +384,31 @@ def _unstorable(signal: Signal) -> str | None:
     return None
 
 
-def _stored_record_ids(session: Session, source: str, record_ids: list[str]) -> set[str]:
+def _stored_record_ids(connection: Connection, source: str, record_ids: list[str]) -> set[str]:
     if not record_ids:
         return set()
     column = _signals.c.record_id
-    query = select(column).where(_signals.c.source == source, _any_of(session, column, record_ids))
-    return {record_id for (record_id,) in fetch_rows(session.connection(), query)}
+    query = select(column).where(_signals.c.source == source, _any_of(connection, column, record_ids))
+    return {record_id for (record_id,) in fetch_rows(connection, query)}
 
 
-def _members_by_hash(session: Session, hashes: Collection[str]) -> dict[str, tuple[int, int]]:
+def _members_by_hash(connection: Connection, hashes: Collection[str]) -> dict[str, tuple[int, int]]:
     if not hashes:
         return {}
     column = _members.c.id_number_hash
     rows = fetch_rows(
-        session.connection(),
-        select(column, _members.c.id, _members.c.household_id).where(_any_of(session, column, list(hashes))),
+        connection,
+        select(column, _members.c.id, _members.c.household_id).where(
+            _any_of(connection, column, sorted(hashes))
+        ),
     )
     return {hashed: (member_id, household_id) for hashed, member_id, household_id in rows}
 
 
-def _any_of(session: Session, column: ColumnElement[str], values: list[str]) -> ColumnElement[bool]:
+def _any_of(connection: Connection, column: ColumnElement[str], values: list[str]) -> ColumnElement[bool]:
     """``column IN (values)`` with one bound parameter however many values there are: a JSON array
     on SQLite, an array on PostgreSQL (no parameter limits, one compiled statement)."""
-    if session.get_bind().dialect.name == "sqlite":
+    if connection.dialect.name == "sqlite":
         listed = select(literal_column("value")).select_from(
             func.json_each(bindparam(None, json.dumps(values)))
         )
@@ -429,7 +471,6 @@ def _writer(session: Session, source: str, received_at: datetime) -> Callable[[l
         stamp = to_db(_signals, "received_at", dialect_)(received_at)
 
         def write_sqlite(rows: list[_Row]) -> int:
-            rows.sort(key=itemgetter(2))  # by identity hash: its index is updated page after page
             parameters = [(source, stamp, *r[:5], r[5].isoformat(), *r[6:]) for r in rows]
             return session.connection().exec_driver_sql(_SQLITE_INSERT, parameters).rowcount
 

@@ -79,7 +79,7 @@ from safetynet.rules.hierarchy import check_code
 
 from .db import Database
 from .models import Asset, Household, Income, Member, RigidExpense
-from .wal import checkpoints_aside
+from .wal import checkpoint_all, checkpoints_aside
 
 __all__ = ["BATCH_SIZE", "LoadSummary", "Rejection", "Unreadable", "load_households"]
 
@@ -755,6 +755,7 @@ def load_households(
                 totals["rigid_expenses"] += len(batch.expenses)
                 if progress is not None:
                     progress(batch.records)
+        checkpoint_all(connection)
     rejected.sort(key=lambda r: r.index)
     return LoadSummary(**totals, rejected=tuple(rejected))
 

@@ -361,25 +361,38 @@ class SweepRun(Base):
 
 
 class SignalRow(Base):
-    """A department record turned into a signal; unique per (source, record_id) so ingest is idempotent."""
+    """A department record turned into a signal; unique per (source, record_id) so ingest is idempotent.
+
+    Read by household; the signals not yet linked to a member are indexed by identity hash (for
+    ``link_unmatched``). ``member_id`` has no index: members are never deleted, so its foreign key
+    is never followed backwards.
+    """
 
     __tablename__ = "signals"
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
     record_id: Mapped[str] = mapped_column(String(128))
     kind: Mapped[str] = mapped_column(String(64))
-    id_number_hash: Mapped[str] = mapped_column(String(64), index=True)
-    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"), index=True)
+    id_number_hash: Mapped[str] = mapped_column(String(64))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id", ondelete="SET NULL"))
     household_id: Mapped[int | None] = mapped_column(
         ForeignKey("households.id", ondelete="SET NULL"), index=True
     )
-    occurred_on: Mapped[date] = mapped_column(Date, index=True)
+    occurred_on: Mapped[date] = mapped_column(Date)
     amount_fen: Mapped[int | None] = mapped_column(BigInteger)  # e.g. out-of-pocket cost, wage, disaster loss
     value: Mapped[str | None] = mapped_column(String(64))  # e.g. disability level, education stage, disaster
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=_now())
 
-    __table_args__ = (UniqueConstraint("source", "record_id", name="uq_signals_source_record"),)
+    __table_args__ = (
+        UniqueConstraint("source", "record_id", name="uq_signals_source_record"),
+        Index(
+            "ix_signals_unmatched",
+            "id_number_hash",
+            sqlite_where=text("member_id IS NULL"),
+            postgresql_where=text("member_id IS NULL"),
+        ),
+    )
 
 
 class NeedListing(Base):

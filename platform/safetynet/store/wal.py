@@ -71,3 +71,11 @@ def checkpoints_aside(database: Database, connection: Connection | None = None) 
         else:
             event.remove(database.engine, "checkout", no_autocheckpoint)
             event.remove(database.engine, "checkin", default_autocheckpoint)
+
+
+def checkpoint_all(connection: Connection) -> None:
+    """On SQLite, copy the whole write-ahead log into the database file and empty it, after a bulk
+    write (the passive checkpoints of :func:`checkpoints_aside` may lag behind by gigabytes): readers
+    then find every page in the file, through its memory map, rather than in the log."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
