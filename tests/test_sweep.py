@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, event, select, update
 
+from conftest import assert_foreign_keys_hold
 from crash_support import command_env, kill_when, run
 from monitoring_county import (
     EXPECTED,
@@ -31,8 +32,9 @@ from monitoring_county import (
     signal,
     start,
 )
-from safetynet.model import LowIncomeCategory, Resolution, WarningLevel
+from safetynet.model import LowIncomeCategory, Reason, Resolution, WarningLevel
 from safetynet.model import WarningStatus as Status
+from safetynet.monitoring.evidence import SOURCE_UNINSTALLED, code_and_message, reason_from_json
 from safetynet.monitoring.sweep import run_sweep, swept_households
 from safetynet.store.models import (
     AssessmentResult,
@@ -125,8 +127,11 @@ def test_safetynet_warning_rules_a_month_in_a_county(make_runtime):
     assert routes[("F", "dibao_income_above_standard")] == ["civil_affairs"]
     assert routes[("G", "likely_eligible_not_enrolled")] == ["civil_affairs", "county_coordination"]
 
+    def reasons(key: tuple[str, str]) -> list[Reason]:
+        return [reason_from_json(e, runtime.localities) for e in found[key].evidence]
+
     def evidence(key: tuple[str, str]) -> dict[str, str]:
-        return {e["code"]: e["message"] for e in found[key].evidence}
+        return {r.code: r.message for r in reasons(key)}
 
     a1 = evidence(("A1", "medical_out_of_pocket"))
     assert a1["LARGE_OUT_OF_POCKET"] == (
@@ -136,12 +141,15 @@ def test_safetynet_warning_rules_a_month_in_a_county(make_runtime):
     assert a1["OUT_OF_POCKET_ABOVE_ANNUAL_INCOME"] == (
         "out-of-pocket spending 60000.00 exceeds the household's annual income 48000.00 (monthly income 4000.00 × 12)"
     )
-    [threshold] = found[("A1", "medical_out_of_pocket")].evidence[0]["parameters"]
-    assert (threshold["name"], threshold["locality_code"], threshold["value"], threshold["illustrative"]) == (
+    [threshold] = reasons(("A1", "medical_out_of_pocket"))[0].parameters
+    assert (threshold.name, threshold.locality_code, threshold.display_value, threshold.illustrative) == (
         "warning.medical_out_of_pocket_annual",
         "100000",
         "10000.00",
         True,
+    )
+    assert threshold.source == runtime.localities.source_of(
+        threshold.name, threshold.locality_code, threshold.effective_from
     )
     assert "OUT_OF_POCKET_ABOVE_ANNUAL_INCOME" not in evidence(("A2", "medical_out_of_pocket"))
     assert evidence(("B1", "member_unemployed")) == {
@@ -222,7 +230,7 @@ def test_safetynet_warning_raised_hears_new_and_escalated_warnings(make_runtime)
     for key, event_ in heard.items():
         assert event_.warning_id == found[key].id
         assert event_.locality_code == {"H": "120101002", "I": "120102001"}.get(key[0], "120101001")
-        assert [r.code for r in event_.evidence] == [e["code"] for e in found[key].evidence]
+        assert [r.code for r in event_.evidence] == [code_and_message(e)[0] for e in found[key].evidence]
     assert {w.notified_level for w in found.values()} == {w.level for w in found.values()}
 
     # A new bill takes A2 over its annual income: the open warning is raised to RED, not duplicated.
@@ -587,3 +595,36 @@ def test_without_listeners_warnings_are_written_as_announced(make_runtime):
     with Statements(runtime.database.engine) as statements:
         run_sweep(runtime)
     assert statements.outside("sweep_runs") == []
+
+
+def test_evidence_stored_as_objects_before_reads_as_the_compact_lists_now(runtime):
+    """Warnings stored before the compact form keep reading the same, their parameters' sources too;
+    and what the sweep wrote holds its references."""
+    county = register_county(runtime)
+    month_of_signals(runtime, county)
+    at(runtime, MONTH_END)
+    run_sweep(runtime)
+    assert_foreign_keys_hold(runtime)  # the sweep wrote without SQLite's checks
+    stored = warnings_by_key(runtime, county)[("A1", "medical_out_of_pocket")].evidence
+    assert all(isinstance(entry, list) for entry in stored)
+    now = [reason_from_json(e, runtime.localities) for e in stored]
+    before = [
+        {
+            "code": r.code,
+            "message": r.message,
+            "parameters": [
+                {
+                    "name": u.name,
+                    "locality_code": u.locality_code,
+                    "value": u.display_value,
+                    "unit": u.unit,
+                    "effective_from": u.effective_from.isoformat(),
+                    "illustrative": u.illustrative,
+                }
+                for u in r.parameters
+            ],
+        }
+        for r in now
+    ]
+    assert [reason_from_json(e, runtime.localities) for e in before] == now
+    assert now[0].parameters and now[0].parameters[0].source != SOURCE_UNINSTALLED

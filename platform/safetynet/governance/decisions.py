@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 from safetynet.hookspecs import hookimpl
 from safetynet.model import AidEvent, Reason, WarningEvent, WarningLevel, WarningStatus
 from safetynet.monitoring import warning_feed
+from safetynet.monitoring.evidence import code_and_message, stored_reason
 from safetynet.plugins import notify
 from safetynet.store.models import Warning, WarningRoute
 
@@ -124,10 +125,10 @@ class DecisionWatch:
         )
         departments = self._departments(event)
         if existing is not None:
-            known = {(e["code"], e["message"]) for e in existing.evidence}
+            known = {code_and_message(e) for e in existing.evidence}
             existing.evidence = [
                 *existing.evidence,
-                *(_json(r) for r in reasons if (r.code, r.message) not in known),
+                *(stored_reason(r) for r in reasons if (r.code, r.message) not in known),
             ]
             existing.aid_type_code = event.aid_type_code
             existing.basis = f"aid_record:{event.record_id}"
@@ -141,7 +142,7 @@ class DecisionWatch:
             status=WarningStatus.OPEN,
             raised_at=now,
             visit_due_by=now + timedelta(days=self._visit_days(event.locality_code)),
-            evidence=[_json(r) for r in reasons],
+            evidence=[stored_reason(r) for r in reasons],
             member_id=flags[0].member_id,
             aid_type_code=event.aid_type_code,
             basis=f"aid_record:{event.record_id}",
@@ -165,7 +166,3 @@ class DecisionWatch:
         if use is None:
             raise LookupError(f"no locality above {locality_code} sets {name}")
         return float(use.value)
-
-
-def _json(reason: Reason) -> dict[str, Any]:
-    return {"code": reason.code, "message": reason.message, "parameters": []}

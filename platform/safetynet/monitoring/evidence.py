@@ -9,10 +9,12 @@ reason over all the households asked for: each value is turned into words once p
 explained household by household, as before.
 
 The stored form is compact, since a first sweep writes a million of them: no spaces, characters as
-UTF-8 rather than ``\\u`` escapes, and each parameter use without its ``source`` text, which
-:func:`parameter_use` takes back from the locality registry when the evidence is read (name, locality
-and effective date identify the dated value; the value itself is stored, as the figure the decision
-used).
+UTF-8 rather than ``\\u`` escapes, each reason a list ``[code, message, [parameter use, …]]`` and each
+parameter use a list ``[name, locality code, value, effective from, unit, illustrative]``, without its
+``source`` text, which :func:`parameter_use` takes back from the locality registry when the evidence is
+read (name, locality and effective date identify the dated value; the value itself is stored, as the
+figure the decision used). Evidence stored before in the form of objects (``{"code": …, "message": …,
+"parameters": [{"name": …}]}``, as governance decisions still write it) reads the same.
 """
 
 from __future__ import annotations
@@ -32,7 +34,15 @@ from safetynet.rules import Because, Detection, ParamColumn, Yuan
 from safetynet.rules.assessment import _plain
 from safetynet.rules.parameters import LocalityRegistry
 
-__all__ = ["COMPACT", "Evidence", "parameter_dict", "parameter_use", "reason_from_json"]
+__all__ = [
+    "COMPACT",
+    "Evidence",
+    "code_and_message",
+    "parameter_use",
+    "reason_from_json",
+    "stored_parameter",
+    "stored_reason",
+]
 
 #: ``json.dumps`` keyword arguments for stored evidence.
 COMPACT: dict[str, Any] = {"ensure_ascii": False, "separators": (",", ":")}
@@ -84,10 +94,10 @@ class Evidence:
             )
             columns = [v for v in because.values.values() if isinstance(v, ParamColumn)]
             uses, uses_json = _parameters(columns, at)
-        head = '{"code":' + quoted(because.code) + ',"message":'
+        head = "[" + quoted(because.code) + ","
         store = self._json
         for k, message, fragment in zip(holds.tolist(), messages, uses_json, strict=True):
-            store[k].append(head + quoted(message) + ',"parameters":[' + fragment + "]}")
+            store[k].append(head + quoted(message) + ",[" + fragment + "]]")
         if self._reasons is not None:
             keep = self._reasons
             code = because.code
@@ -173,45 +183,63 @@ def _parameter_json(use: ParameterUse) -> str:
         return known[1]
     if len(_PARAMETER_JSON) > 10_000:
         _PARAMETER_JSON.clear()
-    text = json.dumps(parameter_dict(use), **COMPACT)
+    text = json.dumps(stored_parameter(use), **COMPACT)
     _PARAMETER_JSON[id(use)] = (use, text)
     return text
 
 
-def parameter_dict(use: ParameterUse) -> dict[str, Any]:
+def stored_parameter(use: ParameterUse) -> list[Any]:
     """A parameter use as stored in evidence (its source is looked up when read: :func:`parameter_use`)."""
-    return {
-        "name": use.name,
-        "locality_code": use.locality_code,
-        "value": use.display_value,
-        "unit": use.unit,
-        "effective_from": use.effective_from.isoformat(),
-        "illustrative": use.illustrative,
-    }
+    return [
+        use.name,
+        use.locality_code,
+        use.display_value,
+        use.effective_from.isoformat(),
+        use.unit,
+        use.illustrative,
+    ]
 
 
-def parameter_use(stored: dict[str, Any], localities: LocalityRegistry) -> ParameterUse:
+def parameter_use(stored: list[Any] | dict[str, Any], localities: LocalityRegistry) -> ParameterUse:
     """A stored parameter use back as a :class:`~safetynet.model.ParameterUse`, its ``source`` from the
     locality pack that sets that dated value (evidence stored with its source keeps its own)."""
-    effective_from = date.fromisoformat(str(stored["effective_from"]))
-    source = stored.get("source")
+    if isinstance(stored, list):
+        name, locality_code, value, effective, unit, illustrative = stored
+        source = None
+    else:
+        name, locality_code, value = stored["name"], stored["locality_code"], stored["value"]
+        effective, unit, illustrative = stored["effective_from"], stored.get("unit", ""), stored["illustrative"]
+        source = stored.get("source")
+    effective_from = date.fromisoformat(str(effective))
     if source is None:
-        source = localities.source_of(stored["name"], stored["locality_code"], effective_from)
+        source = localities.source_of(name, locality_code, effective_from)
     return ParameterUse(
-        name=stored["name"],
-        locality_code=stored["locality_code"],
-        unit=stored.get("unit", ""),
-        value=Decimal(str(stored["value"])),
+        name=name,
+        locality_code=locality_code,
+        unit=unit,
+        value=Decimal(str(value)),
         effective_from=effective_from,
         source=source if source is not None else SOURCE_UNINSTALLED,
-        illustrative=bool(stored["illustrative"]),
+        illustrative=bool(illustrative),
     )
 
 
-def reason_from_json(data: dict[str, Any], localities: LocalityRegistry) -> Reason:
-    """A stored evidence entry back as a :class:`~safetynet.model.Reason`."""
+def stored_reason(reason: Reason) -> list[Any]:
+    """A :class:`~safetynet.model.Reason` in the stored form (see the module)."""
+    return [reason.code, reason.message, [stored_parameter(u) for u in reason.parameters]]
+
+
+def code_and_message(data: list[Any] | dict[str, Any]) -> tuple[str, str]:
+    """A stored evidence entry's code and message (either form)."""
+    return (data[0], data[1]) if isinstance(data, list) else (data["code"], data["message"])
+
+
+def reason_from_json(data: list[Any] | dict[str, Any], localities: LocalityRegistry) -> Reason:
+    """A stored evidence entry (either form, see the module) back as a :class:`~safetynet.model.Reason`."""
+    if isinstance(data, list):
+        code, message, parameters = data
+    else:
+        code, message, parameters = data["code"], data["message"], data.get("parameters", [])
     return Reason(
-        code=data["code"],
-        message=data["message"],
-        parameters=tuple(parameter_use(p, localities) for p in data.get("parameters", [])),
+        code=code, message=message, parameters=tuple(parameter_use(p, localities) for p in parameters)
     )

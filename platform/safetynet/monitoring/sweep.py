@@ -77,7 +77,7 @@ from safetynet.plugins import notify
 from safetynet.rules import Assessment, Detection, HouseholdBatch, ParameterError, Parameters
 from safetynet.rules.parameters import LocalityRegistry
 from safetynet.store.columns import household_filter, load_batch
-from safetynet.store.db import Database
+from safetynet.store.db import Database, references_checked_by_caller
 from safetynet.store.models import (
     AssessmentResult,
     Household,
@@ -269,13 +269,12 @@ def _sweep_here(
     runtime: Any, run: SweepRun, as_of: date, prefix: str, batch_size: int
 ) -> Iterator[tuple[_Outcome, int]]:
     """The batches swept in this process, one transaction each."""
-    while True:
-        outcome, last, swept = runtime.database.run(
-            lambda s: _sweep_next(s, runtime, run, as_of, prefix, batch_size)
-        )
-        if last is None:
-            return
-        yield outcome, swept
+    with references_checked_by_caller(runtime.database) as write:
+        while True:
+            outcome, last, swept = write(lambda s: _sweep_next(s, runtime, run, as_of, prefix, batch_size))
+            if last is None:
+                return
+            yield outcome, swept
 
 
 def _sweep_next(
@@ -377,7 +376,11 @@ def _sweep_forked(
     computed = forked(
         lambda: _compute_batches(runtime, as_of, prefix, batch_size, start), name="safetynet-sweep-compute"
     )
-    with closing(computed), checkpoints_aside(runtime.database):
+    with (
+        closing(computed),
+        checkpoints_aside(runtime.database),
+        references_checked_by_caller(runtime.database) as run_write,
+    ):
         for id_range, plan in computed:
             where = household_filter(id_range=id_range, prefix=prefix)
 
@@ -387,9 +390,9 @@ def _sweep_forked(
                 return _write_batch(session, runtime, run.id, id_range, plan, state, in_batch)
 
             try:
-                yield runtime.database.run(write)
+                yield run_write(write)
             except _Stale:
-                yield runtime.database.run(
+                yield run_write(
                     lambda s, id_range=id_range: _sweep_range(s, runtime, run.id, as_of, prefix, id_range)
                 )
 
