@@ -1,12 +1,11 @@
 """The migrations build the schema the models describe, and the latest one runs down and up again."""
 
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from safetynet.store.db import Database
-from safetynet.store.migrate import alembic_config, upgrade
+from safetynet.store.migrate import downgrade, upgrade
 from safetynet.store.models import Base
 
 
@@ -18,13 +17,6 @@ def _differences(database: Database) -> list:
         # has no ON DELETE clause there (members are never deleted, so it is never followed).
         found = [d for d in found if not (d[0] in ("add_fk", "remove_fk") and d[1].parent.name == "warnings")]
     return found
-
-
-def _downgrade(database: Database, revision: str) -> None:
-    config = alembic_config()
-    with database.engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, revision)
 
 
 def _signal_indexes(database: Database) -> dict[str, tuple[str, ...]]:
@@ -42,7 +34,7 @@ def test_the_migrated_schema_is_the_models_schema(database_url):
             "ix_signals_household_id": ("household_id",),
             "ix_signals_unmatched": ("id_number_hash",),
         }
-        _downgrade(database, "0009_warnings_household_index")
+        downgrade(database, "0009_warnings_household_index")
         assert set(_signal_indexes(database)) == {
             "ix_signals_household_id",
             "ix_signals_id_number_hash",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -22,7 +23,16 @@ def alembic_config() -> Config:
 
 def upgrade(database: Database, revision: str = "heads") -> None:
     """Bring the database to ``revision`` (default: the newest)."""
+    _run(command.upgrade, database, revision)
+
+
+def downgrade(database: Database, revision: str) -> None:
+    """Take the database back to ``revision`` (undoing the migrations after it)."""
+    _run(command.downgrade, database, revision)
+
+
+def _run(step: Callable[[Config, str], None], database: Database, revision: str) -> None:
     config = alembic_config()
     with database.engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+        step(config, revision)
