@@ -1,10 +1,11 @@
 """Department feeds → signals (部门数据比对): validate, link to members by the keyed identity hash, store.
 
 :func:`ingest` takes any number of records and works in batches (5,000 by default). For each batch the
-source's parser validates the rows; the record ids already stored are found in one query; the identity
-numbers are hashed with the vault's lookup key and linked to registered members in one query; the new
-signals go in with one bulk insert that skips a (source, recordId) stored meanwhile (``INSERT … ON
-CONFLICT DO NOTHING``), so a re-run or a concurrent ingest of the same feed never stores a record twice.
+source's parser validates the rows and the identity numbers are hashed with the vault's lookup key; the
+new signals go in with one bulk insert, linked to the registered members by that hash, that skips a
+(source, recordId) stored already or meanwhile (``INSERT … ON CONFLICT DO NOTHING``), so a re-run or a
+concurrent ingest of the same feed never stores a record twice. On PostgreSQL the insert itself joins
+the members; on SQLite the stored record ids and the members are looked up first, one query each.
 
 A record about a person nobody has registered is kept as an unmatched signal (no member, no household):
 :func:`link_unmatched` links such signals once the person is registered, and ``ingest`` runs it at the end.
@@ -145,14 +146,13 @@ def ingest(
     source = data_source(catalogue, source_code)
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    write = _writer(session, source.code, received_at)
+    store = _storer(session, source.code, received_at)
     seen: set[str] = set()
     total = IngestResult()
     first = start_index
     with _page_cache(session):
         for batch in _batches(records, batch_size):
-            read = _read(source, vault, batch, first, seen)
-            total += _store(_link(session.connection(), source.code, read), write)
+            total += store(_read(source, vault, batch, first, seen))
             first += len(batch)
             if progress is not None:
                 progress(len(batch))
@@ -199,11 +199,11 @@ def ingest_file(
 
     def store(session: Session) -> tuple[IngestResult, int]:
         """The next ``chunk_size`` records' batches, stored in this transaction; and how many records."""
-        write = _writer(session, source.code, received_at)
+        store_batch = _storer(session, source.code, received_at)
         result, records = IngestResult(), 0
         with _page_cache(session):
             for batch in islice(batches, per_transaction):
-                result += _store(_link(session.connection(), source.code, batch), write)
+                result += store_batch(batch)
                 records += batch.records
         return result, records
 
@@ -265,7 +265,7 @@ class _Read:
 
 @dataclass(frozen=True)
 class _Prepared:
-    """A batch ready to insert: its records not stored yet, linked to the members they are about."""
+    """On SQLite, a batch ready to insert: its records not stored yet, linked to the members they are about."""
 
     records: int
     rejected: tuple[RecordError, ...]
@@ -330,7 +330,7 @@ def _read(
 
 
 def _link(connection: Connection, source_code: str, read: _Read) -> _Prepared:
-    """The batch's records not stored yet, with the members they are about (reads only)."""
+    """On SQLite: the batch's records not stored yet, with the members they are about (reads only)."""
     stored = _stored_record_ids(connection, source_code, [r[0] for r in read.fresh])
     new = [r for r in read.fresh if r[0] not in stored]
     people = _members_by_hash(connection, {r[2] for r in new})
@@ -418,36 +418,34 @@ def _any_of(connection: Connection, column: ColumnElement[str], values: list[str
 
 # -- the bulk insert, per database -----------------------------------------------------------------
 
-_COLUMNS = (
-    "record_id",
-    "kind",
-    "id_number_hash",
-    "member_id",
-    "household_id",
-    "occurred_on",
-    "amount_fen",
-    "value",
-    "payload",
-)
-
-# PostgreSQL: one statement per batch over column arrays; its row count is exactly the rows inserted.
+# PostgreSQL: one statement per batch over column arrays, which links each record to its member, skips
+# the (source, recordId) pairs stored already and counts what it inserted: no look-up queries, whose
+# plans would depend on the statistics of a table that grows under them.
 _POSTGRES_INSERT = text(
     """
-    INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id,
-                         occurred_on, amount_fen, value, payload)
-    SELECT CAST(:source AS text), CAST(:received_at AS timestamptz), r.record_id, r.kind, r.id_number_hash, r.member_id, r.household_id,
-           r.occurred_on, r.amount_fen, r.value, CAST(r.payload AS json)
-    FROM unnest(CAST(:record_id AS text[]), CAST(:kind AS text[]), CAST(:id_number_hash AS text[]),
-                CAST(:member_id AS bigint[]), CAST(:household_id AS bigint[]), CAST(:occurred_on AS date[]),
-                CAST(:amount_fen AS bigint[]), CAST(:value AS text[]), CAST(:payload AS text[]))
-         AS r(record_id, kind, id_number_hash, member_id, household_id, occurred_on, amount_fen, value, payload)
-    ON CONFLICT (source, record_id) DO NOTHING
+    WITH inserted AS (
+        INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id,
+                             occurred_on, amount_fen, value, payload)
+        SELECT CAST(:source AS text), CAST(:received_at AS timestamptz), r.record_id, r.kind, r.id_number_hash,
+               m.id, m.household_id, r.occurred_on, r.amount_fen, r.value, CAST(r.payload AS json)
+        FROM unnest(CAST(:record_id AS text[]), CAST(:kind AS text[]), CAST(:id_number_hash AS text[]),
+                    CAST(:occurred_on AS date[]), CAST(:amount_fen AS bigint[]), CAST(:value AS text[]),
+                    CAST(:payload AS text[]))
+             AS r(record_id, kind, id_number_hash, occurred_on, amount_fen, value, payload)
+        LEFT JOIN members AS m ON m.id_number_hash = r.id_number_hash
+        WHERE NOT EXISTS (SELECT FROM signals AS s WHERE s.source = :source AND s.record_id = r.record_id)
+        ON CONFLICT (source, record_id) DO NOTHING
+        RETURNING member_id
+    )
+    SELECT count(*), count(member_id) FROM inserted
     """
 )
+_READ_COLUMNS = ("record_id", "kind", "id_number_hash", "occurred_on", "amount_fen", "value", "payload")
 
-# SQLite: one executemany of INSERT … ON CONFLICT DO NOTHING straight to the driver, the values converted
-# here as SQLAlchemy stores them (dates as ISO text, the time by the column's bind processor, the payload
-# already JSON text); the driver sums the rows inserted.
+# SQLite: the stored record ids and the members are looked up first (:func:`_link`), then one executemany
+# of INSERT … ON CONFLICT DO NOTHING goes straight to the driver, the values converted here as SQLAlchemy
+# stores them (dates as ISO text, the time by the column's bind processor, the payload already JSON text);
+# the driver sums the rows inserted.
 _SQLITE_INSERT = (
     "INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id, "
     "occurred_on, amount_fen, value, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -455,27 +453,34 @@ _SQLITE_INSERT = (
 )
 
 
-def _writer(session: Session, source: str, received_at: datetime) -> Callable[[list[_Row]], int]:
-    """A function that inserts rows of signals and returns how many were new."""
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
+def _storer(session: Session, source: str, received_at: datetime) -> Callable[[_Read], IngestResult]:
+    """A function that stores a read batch as signals, linked to their members, and says what it did."""
+    dialect = session.get_bind().dialect
+    if dialect.name == "postgresql":
 
-        def write_postgres(rows: list[_Row]) -> int:
-            columns = dict(zip(_COLUMNS, map(list, zip(*rows, strict=True)), strict=True))
-            parameters = {"source": source, "received_at": received_at, **columns}
-            return session.execute(_POSTGRES_INSERT, parameters).rowcount
+        def store_postgres(read: _Read) -> IngestResult:
+            inserted = matched = 0
+            if read.fresh:
+                columns = dict(zip(_READ_COLUMNS, map(list, zip(*read.fresh, strict=True)), strict=True))
+                parameters = {"source": source, "received_at": received_at, **columns}
+                inserted, matched = session.execute(_POSTGRES_INSERT, parameters).one()
+            return IngestResult(
+                accepted=inserted,
+                duplicates=read.duplicates + len(read.fresh) - inserted,
+                rejected=read.rejected,
+                matched=matched,
+            )
 
-        return write_postgres
-    if dialect == "sqlite":
-        dialect_ = session.get_bind().dialect
-        stamp = to_db(_signals, "received_at", dialect_)(received_at)
+        return store_postgres
+    if dialect.name == "sqlite":
+        stamp = to_db(_signals, "received_at", dialect)(received_at)
 
         def write_sqlite(rows: list[_Row]) -> int:
             parameters = [(source, stamp, *r[:5], r[5].isoformat(), *r[6:]) for r in rows]
             return session.connection().exec_driver_sql(_SQLITE_INSERT, parameters).rowcount
 
-        return write_sqlite
-    raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {dialect}")
+        return lambda read: _store(_link(session.connection(), source, read), write_sqlite)
+    raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {dialect.name}")
 
 
 @contextmanager
