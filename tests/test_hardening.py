@@ -63,9 +63,14 @@ async def test_unexpected_errors_reach_clients_only_as_an_error_id(runtime, gql,
     assert not re.search(r"visits|select|sqlite|psycopg|asyncpg|relation|table", told, re.IGNORECASE)
     (logged,) = [r for r in caplog.records if error_id in r.getMessage()]
     assert "visits" in logged.getMessage() and logged.exc_info is not None  # the full story, server-side
-    # deliberate errors keep their messages
-    refused = await gql("{ households(first: -1) { totalCount } }", key=admin_key)
+    # deliberate errors keep their messages, and are the client's to fix: logged at INFO, not ERROR
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        refused = await gql("{ households(first: -1) { totalCount } }", key=admin_key)
     assert refused["errors"][0]["message"] == "first must be zero or more (at most 500), got -1"
+    assert [(r.name, r.levelname, r.getMessage()) for r in caplog.records if "got -1" in r.getMessage()] == [
+        ("safetynet.api", "INFO", "client error at households: first must be zero or more (at most 500), got -1")
+    ]
     assert (await gql("{ me { role } }"))["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 

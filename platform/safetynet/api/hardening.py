@@ -3,7 +3,8 @@
 * An unexpected exception (a bug, a database failure…) reaches the client as ``internal server error``
   with an error id (``extensions: {code: INTERNAL_SERVER_ERROR, errorId}``); the server log has the full
   traceback under that id. Deliberate errors (``GraphQLError``: validation, authentication, bad
-  arguments) keep their messages.
+  arguments) keep their messages, and are logged at INFO: they are the client's to fix, not an
+  operator's (strawberry would log each one at ERROR, with a traceback).
 * In production, "Did you mean …?" suggestions are cut from every message: they would spell out the
   schema that introspection no longer shows.
 
@@ -57,22 +58,24 @@ class MaskingSchema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
-        deliberate = []
         for error in errors:
             if is_unexpected(error):
                 _mask(error)
-            else:
-                if self.hide_suggestions:
-                    error.message = without_suggestions(error.message)
-                deliberate.append(error)
-        super().process_errors(deliberate, execution_context)
+                continue
+            if self.hide_suggestions:
+                error.message = without_suggestions(error.message)
+            logger.info("client error at %s: %s", _path(error), error.message)
+
+
+def _path(error: GraphQLError) -> str:
+    return ".".join(map(str, error.path)) if error.path else "-"
 
 
 def _mask(error: GraphQLError) -> None:
     """Log the error with its traceback under a new id, and leave only the id in what the client sees."""
     error_id = secrets.token_hex(8)
     original = error.original_error
-    path = ".".join(map(str, error.path)) if error.path else "-"
+    path = _path(error)
     logger.error(
         "error id %s at %s: %s: %s",
         error_id,
