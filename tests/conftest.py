@@ -11,16 +11,17 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 
 from safetynet.app import create_app
 from safetynet.identity import make_id_number
 from safetynet.model import Role, Sex
-from safetynet.principals import create_key
+from safetynet.principals import create_key, hash_key
 from safetynet.runtime import Runtime
 from safetynet.settings import Settings
 from safetynet.store.db import driver_url
 from safetynet.store.migrate import upgrade
+from safetynet.store.models import ApiKey
 
 POSTGRES_URL = os.environ.get("SAFETYNET_TEST_DATABASE_URL")
 
@@ -125,6 +126,11 @@ def admin_of(runtime: Runtime) -> str:
 
 
 _sequence = iter(range(1, 10**6))
+
+
+def key_id(runtime: Runtime, key: str) -> int:
+    """The stored id of an API key (what the audit log records)."""
+    return runtime.database.run(lambda s: s.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key))))
 
 
 def assert_foreign_keys_hold(runtime: Runtime) -> None:

@@ -9,13 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import JSON, column, delete, event, insert, select, table, update
 
-from conftest import person, register
+from conftest import key_id, person, register
 from matching_support import SUBSCRIBE, events, open_socket, post, publish, subscribe, thread_server
 from safetynet.model import Role
-from safetynet.principals import hash_key
 from safetynet.store.db import Database
 from safetynet.store.migrate import upgrade
-from safetynet.store.models import ApiKey, AuditEntry
+from safetynet.store.models import AuditEntry
 
 FULL = "query($id: ID!) { household(id: $id) { id members { name } } }"
 SHALLOW = "query($id: ID!) { household(id: $id) { id localityCode aidChain { id } } }"
@@ -26,10 +25,6 @@ LOG = """query($filter: AuditLogFilter, $first: Int, $after: String) {
     edges { node { id at action subjectType subjectId householdId memberId client userAgent
       principal { keyId keyPrefix role localityCode department } } } } }"""
 TOWNSHIP = "120101001"
-
-
-def key_id(runtime, key: str) -> int:
-    return runtime.database.run(lambda s: s.scalar(select(ApiKey.id).where(ApiKey.key_hash == hash_key(key))))
 
 
 def entries(runtime, action: str | None = None) -> list[AuditEntry]:

@@ -529,10 +529,17 @@ async def test_ingest_records_as_admin_and_as_the_sources_department(runtime, gq
     ]
     audit = runtime.database.run(
         lambda s: [
-            (a.action, a.subject_id, a.detail) for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
+            (a.action, a.subject_id, a.detail, a.client, (a.user_agent or "").split("/")[0])
+            for a in s.scalars(select(AuditEntry).order_by(AuditEntry.id))
         ]
     )
-    assert ("ingest_records", "medical_insurance", {"accepted": 2, "duplicates": 0, "rejected": 1}) in audit
+    assert (
+        "ingest_records",
+        "medical_insurance",
+        {"accepted": 2, "duplicates": 0, "rejected": 1},
+        "127.0.0.1",
+        "python-httpx",  # httpx's ASGI transport: the loopback client and httpx's user agent
+    ) in audit
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,9 @@ import logging
 import httpx
 import pytest
 from click.testing import CliRunner
+from sqlalchemy import select
 
-from conftest import REGISTER, GraphQL, person
+from conftest import REGISTER, GraphQL, key_id, person
 from matching_support import (
     CLAIM,
     FULFIL,
@@ -29,7 +30,7 @@ from safetynet.matching.services import stop
 from safetynet.model import Match, NeedEvent, PartnerKind, Role, Urgency
 from safetynet.plugins import PluginLoadError
 from safetynet.principals import create_key
-from safetynet.store.models import NeedEventRow
+from safetynet.store.models import AuditEntry, NeedEventRow
 from safetynet_partners import charity
 
 LISTING_FIELDS = """id cursor needType summary localityCode urgency status publishedAt claimedBy { code }
@@ -184,6 +185,33 @@ def test_a_bad_charities_file_stops_start_up_naming_the_plugin_and_the_field(
 
 
 CIRCLE = "query($id: ID!) { household(id: $id) { circle } }"
+
+
+async def test_each_change_of_a_listing_is_audited_with_the_key_client_and_user_agent(gql, keys, runtime):
+    household = await new_household(gql, keys["civil"])
+    first = (await publish(gql, keys["civil"], household["id"]))["needListing"]
+    second = (await publish(gql, keys["civil"], household["id"], needType="care"))["needListing"]
+    assert (await call(gql, CLAIM, keys["heping"], id=first["id"]))["userErrors"] == []
+    assert (await call(gql, FULFIL, keys["heping"], id=first["id"], amount="50.00"))["userErrors"] == []
+    withdrawn = await call(gql, WITHDRAW, keys["civil"], id=second["id"], reason="已由其他渠道解决")
+    assert withdrawn["userErrors"] == []
+    rows = runtime.database.run(
+        lambda s: [
+            (a.action, a.subject_id, a.principal_id, a.client, a.user_agent)
+            for a in s.scalars(select(AuditEntry).where(AuditEntry.subject_type == "NeedListing").order_by(AuditEntry.id))
+        ]
+    )
+    civil, heping = (key_id(runtime, keys[name]) for name in ("civil", "heping"))
+    ids = [str(decode(listing["id"])[1]) for listing in (first, second)]
+    assert [row[:3] for row in rows] == [
+        ("publish_need", ids[0], civil),
+        ("publish_need", ids[1], civil),
+        ("claim_need", ids[0], heping),
+        ("fulfil_need", ids[0], heping),
+        ("withdraw_need", ids[1], civil),
+    ]
+    # httpx's ASGI transport reports the loopback client and its own user agent
+    assert {(client, agent.split("/")[0]) for *_, client, agent in rows} == {("127.0.0.1", "python-httpx")}
 
 
 async def circle_field(gql: GraphQL, key: str) -> bool:

@@ -15,6 +15,23 @@ from safetynet.rules import NATIONAL_CODE, check_code
 from safetynet.store.models import ApiKey
 
 KEY_PREFIX = "sn_"
+USER_AGENT_LENGTH = 300  # the audit log's column
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a request came from, as the audit log (审计日志) records it beside the key: the client's
+    address and user agent (cut to :data:`USER_AGENT_LENGTH`). The command line has neither."""
+
+    client: str | None = None
+    user_agent: str | None = None
+
+    @classmethod
+    def of(cls, client: str | None, user_agent: str | None) -> Origin:
+        return cls(client, user_agent[:USER_AGENT_LENGTH] if user_agent else None)
+
+
+LOCAL = Origin()  # a call from this machine's code (the command line), not over HTTP
 
 
 class KeyError_(ValueError):

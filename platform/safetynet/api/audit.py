@@ -34,7 +34,6 @@ from .types import Role as RoleType
 READ_HOUSEHOLD = "read_household"
 READ_ID_NUMBER = "read_id_number"
 READERS = (Role.ADMIN, Role.AUDITOR)
-USER_AGENT_LENGTH = 300
 
 
 # -- recording reads -------------------------------------------------------------------------------
@@ -57,7 +56,7 @@ async def write_reads(ctx: Context) -> None:
     if not ctx.audited_reads:
         return
     reads, ctx.audited_reads = ctx.audited_reads, {}
-    user_agent = _user_agent(ctx)
+    origin = ctx.origin
     rows = [
         {
             "principal_id": ctx.me.key_id,
@@ -65,18 +64,12 @@ async def write_reads(ctx: Context) -> None:
             "subject_type": subject_type,
             "subject_id": str(subject_id),
             "detail": {"household": household_id},
-            "client": ctx.client,
-            "user_agent": user_agent,
+            "client": origin.client,
+            "user_agent": origin.user_agent,
         }
         for (action, subject_type, subject_id), household_id in reads.items()
     ]
     await ctx.write(lambda session: session.execute(insert(AuditEntry), rows))
-
-
-def _user_agent(ctx: Context) -> str | None:
-    headers = getattr(ctx.request, "headers", None)
-    agent = headers.get("user-agent") if headers is not None else None
-    return agent[:USER_AGENT_LENGTH] if agent else None
 
 
 class AuditReads(SchemaExtension):

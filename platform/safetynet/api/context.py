@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.orm import Session
 
-from safetynet.principals import Principal
+from safetynet.principals import Origin, Principal
 from safetynet.runtime import Runtime
 
 T = TypeVar("T")
@@ -41,6 +41,12 @@ class Context:
         if name not in self.loaders:
             self.loaders[name] = factory(self)
         return self.loaders[name]
+
+    @property
+    def origin(self) -> Origin:
+        """The request's client address and user agent, for the audit log."""
+        headers = getattr(self.request, "headers", None)
+        return Origin.of(self.client, headers.get("user-agent") if headers is not None else None)
 
     @property
     def me(self) -> Principal:

@@ -90,6 +90,7 @@ class MonitoringMutation:
         if refusal is not None:
             return IngestPayload(accepted=0, duplicates=0, rejected=[], user_errors=[refusal])
         received_at = datetime.now(UTC)
+        origin = ctx.origin
 
         def work(session: Session) -> IngestResult:
             result = ingest(
@@ -106,7 +107,8 @@ class MonitoringMutation:
                         "duplicates": result.duplicates,
                         "rejected": len(result.rejected),
                     },
-                    client=ctx.client,
+                    client=origin.client,
+                    user_agent=origin.user_agent,
                 )
             )
             return result

@@ -647,7 +647,7 @@ class NeedsMutation:
                     catalogue=ctx.runtime.catalogue,
                     vault=ctx.runtime.vault,
                     now=service.utcnow(),
-                    client=ctx.client,
+                    origin=ctx.origin,
                 )
             )
         except InputErrors as exc:
@@ -668,7 +668,7 @@ class NeedsMutation:
             number = expect(id, "NeedListing", "id")
             change = await ctx.write(
                 lambda s: service.claim_need(
-                    s, number, audience=audience, now=service.utcnow(), client=ctx.client
+                    s, number, audience=audience, now=service.utcnow(), origin=ctx.origin
                 )
             )
         except InputErrors as exc:
@@ -704,7 +704,7 @@ class NeedsMutation:
                     note=note,
                     today=runtime.today(),
                     now=service.utcnow(),
-                    client=ctx.client,
+                    origin=ctx.origin,
                 )
             )
         except InputErrors as exc:
@@ -735,7 +735,7 @@ class NeedsMutation:
             number = expect(id, "NeedListing", "id")
             change = await ctx.write(
                 lambda s: service.withdraw_need(
-                    s, number, reason, audience=audience, now=service.utcnow(), client=ctx.client
+                    s, number, reason, audience=audience, now=service.utcnow(), origin=ctx.origin
                 )
             )
         except InputErrors as exc:

@@ -22,7 +22,7 @@ from safetynet.catalogue import Catalogue
 from safetynet.errors import CODE_PATTERN, Problems, fail
 from safetynet.identity import IdentityVault
 from safetynet.model import NeedEvent, NeedEventKind, NeedStatus, Partner, Role, Urgency
-from safetynet.principals import Principal
+from safetynet.principals import LOCAL, Origin, Principal
 from safetynet.store.models import AidRecord, AuditEntry, Household, Member, NeedEventRow, NeedListing
 from safetynet.store.scope import visible_households
 
@@ -125,7 +125,7 @@ def publish_need(
     catalogue: Catalogue,
     vault: IdentityVault,
     now: datetime,
-    client: str | None = None,
+    origin: Origin = LOCAL,
 ) -> Change:
     """Publish a household's need for partners (civil affairs and admins only)."""
     lock_event_log(session)
@@ -172,7 +172,7 @@ def publish_need(
     session.add(listing)
     session.flush()
     event = append_event(session, listing, NeedEventKind.PUBLISHED, at=now)
-    _audit(session, principal, "publish_need", listing, client, need_type=need_type)
+    _audit(session, principal, "publish_need", listing, origin, need_type=need_type)
     return Change(listing, event, household)
 
 
@@ -234,7 +234,7 @@ def _not_open(listing: NeedListing, partner_code: str | None) -> None:
 
 
 def claim_need(
-    session: Session, listing_id: int, *, audience: Audience, now: datetime, client: str | None = None
+    session: Session, listing_id: int, *, audience: Audience, now: datetime, origin: Origin = LOCAL
 ) -> Change:
     """A partner takes a listing on; a listing claimed by one partner cannot be claimed by another."""
     lock_event_log(session)
@@ -251,7 +251,7 @@ def claim_need(
     if claimed.rowcount != 1:  # the lock makes this unreachable; the condition keeps it true anyway
         raise fail(("id",), "this need was already claimed by another partner", "ALREADY_CLAIMED")
     event = append_event(session, listing, NeedEventKind.CLAIMED, at=now, partner_code=partner.code)
-    _audit(session, audience.principal, "claim_need", listing, client)
+    _audit(session, audience.principal, "claim_need", listing, origin)
     return Change(listing, event, session.get_one(Household, listing.household_id))
 
 
@@ -264,7 +264,7 @@ def fulfil_need(
     note: str | None,
     today: Any,
     now: datetime,
-    client: str | None = None,
+    origin: Origin = LOCAL,
 ) -> Change:
     """The partner that claimed a listing reports the help given: an aid record on the household's chain."""
     lock_event_log(session)
@@ -303,7 +303,7 @@ def fulfil_need(
     event = append_event(
         session, listing, NeedEventKind.FULFILLED, at=now, partner_code=partner.code, amount_fen=amount_fen
     )
-    _audit(session, audience.principal, "fulfil_need", listing, client, aid_record=record.id)
+    _audit(session, audience.principal, "fulfil_need", listing, origin, aid_record=record.id)
     return Change(listing, event, household, record)
 
 
@@ -314,7 +314,7 @@ def withdraw_need(
     *,
     audience: Audience,
     now: datetime,
-    client: str | None = None,
+    origin: Origin = LOCAL,
 ) -> Change:
     """Civil affairs takes a listing back (the household's situation changed, or aid came another way)."""
     lock_event_log(session)
@@ -333,7 +333,7 @@ def withdraw_need(
     listing.withdrawal_reason = reason
     session.flush()
     event = append_event(session, listing, NeedEventKind.WITHDRAWN, at=now, partner_code=listing.claimed_by)
-    _audit(session, audience.principal, "withdraw_need", listing, client, reason=reason)
+    _audit(session, audience.principal, "withdraw_need", listing, origin, reason=reason)
     return Change(listing, event, session.get_one(Household, listing.household_id))
 
 
@@ -342,7 +342,7 @@ def _audit(
     principal: Principal,
     action: str,
     listing: NeedListing,
-    client: str | None,
+    origin: Origin,
     **detail: Any,
 ) -> None:
     session.add(
@@ -352,7 +352,8 @@ def _audit(
             subject_type="NeedListing",
             subject_id=str(listing.id),
             detail={"household": listing.household_id, **detail},
-            client=client,
+            client=origin.client,
+            user_agent=origin.user_agent,
         )
     )
 
