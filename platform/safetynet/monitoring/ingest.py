@@ -194,7 +194,7 @@ def ingest_file(
             first += len(batch)
 
     use_fork = parallel if parallel is not None else can_fork()
-    batches = forked(read, name="safetynet-ingest-reader", collect_garbage=False) if use_fork else read()
+    batches = forked(read, name="safetynet-ingest-reader") if use_fork else read()
     per_transaction = max(chunk_size // batch_size, 1)
 
     def store(session: Session) -> tuple[IngestResult, int]:

@@ -736,11 +736,7 @@ def load_households(
         totals = dict.fromkeys(("households", "members", "incomes", "assets", "rigid_expenses"), 0)
         rejected: list[Rejection] = []
         batches = (
-            forked(
-                lambda: _in_process(builder, records, batch_size),
-                name="safetynet-load-producer",
-                collect_garbage=False,  # it only allocates short-lived rows
-            )
+            forked(lambda: _in_process(builder, records, batch_size), name="safetynet-load-producer")
             if parallel
             else _in_process(builder, records, batch_size)
         )
