@@ -407,6 +407,8 @@ class Broken:
         bad = [
             Signal("B-1", id_number(), date(2026, 1, 1), "K" * 65),
             Signal("", id_number(), date(2026, 1, 1), "K"),
+            Signal("B-3", id_number(), date(2026, 1, 1), "K", amount_fen=2**63),
+            Signal("B-4", id_number(), date(2026, 1, 1), "K", amount_fen=-(2**63) + 1),
         ]
         return ParsedRecords(signals=tuple(enumerate(bad)), rejected=())
 
@@ -421,11 +423,15 @@ def test_signals_a_parser_should_not_have_made_are_rejected(make_runtime):
             return [DataSource("broken", "nobody", ("recordId",), Broken.parse)]
 
     runtime = make_runtime(extra_plugins=[Plugin()])
-    result = run_ingest(runtime, "broken", [{}, {}])
-    assert result.accepted == 0
-    assert [(e.index, e.record_id) for e in result.rejected] == [(0, "B-1"), (1, "")]
+    result = run_ingest(runtime, "broken", [{}, {}, {}, {}])
+    assert result.accepted == 1  # B-4: the smallest amount a 64-bit column holds
+    assert [(e.index, e.record_id) for e in result.rejected] == [(0, "B-1"), (1, ""), (2, "B-3")]
     assert "expected text of 1 to 64 characters" in result.rejected[0].message
     assert result.rejected[1].message == "recordId must be text of 1 to 128 characters"
+    assert result.rejected[2].message == (
+        "the source's parser gave the amount 9223372036854775808; expected whole fen (64 bits)"
+    )
+    assert [r.amount_fen for r in stored(runtime)] == [-(2**63) + 1]
 
 
 # -- record files -----------------------------------------------------------------------------------

@@ -4,8 +4,8 @@
 source's parser validates the rows and the identity numbers are hashed with the vault's lookup key; the
 new signals go in with one bulk insert, linked to the registered members by that hash, that skips a
 (source, recordId) stored already or meanwhile (``INSERT … ON CONFLICT DO NOTHING``), so a re-run or a
-concurrent ingest of the same feed never stores a record twice. On PostgreSQL the insert itself joins
-the members; on SQLite the stored record ids and the members are looked up first, one query each.
+concurrent ingest of the same feed never stores a record twice. The insert is one statement per batch
+that joins the members itself: no look-up queries, no rows through Python twice.
 
 A record about a person nobody has registered is kept as an unmatched signal (no member, no household):
 :func:`link_unmatched` links such signals once the person is registered, and ``ingest`` runs it at the end.
@@ -18,12 +18,12 @@ one stores the batches before.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from functools import partial
 from itertools import islice
-from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from safetynet.model import DataSource, ParsedRecords, RecordError, Signal
 from safetynet.rules.records import CODE_MAX, RECORD_ID_MAX
 from safetynet.store.db import Database, references_checked_by_caller
 from safetynet.store.models import Member, SignalRow
-from safetynet.store.rows import fetch_rows, to_db
+from safetynet.store.rows import to_db
 
 from .record_files import RecordFileError, Unreadable, estimate_records, read_records
 
@@ -248,8 +248,9 @@ def link_unmatched(session: Session, *, hashes: Iterable[str] | None = None) -> 
 
 # -- one batch -------------------------------------------------------------------------------------
 
-# (record_id, kind, id_number_hash, member_id, household_id, occurred_on, amount_fen, value, payload JSON)
-_Row = tuple[str, str, str, int | None, int | None, date, int | None, str | None, str]
+# A new record as both inserts take it: (record_id, kind, id_number_hash, occurred_on as ISO text,
+# amount_fen, value, payload JSON text).
+_Fresh = tuple[str, str, str, str, int | None, str | None, str]
 
 
 @dataclass(frozen=True)
@@ -259,19 +260,7 @@ class _Read:
     records: int
     rejected: tuple[RecordError, ...]
     duplicates: int  # earlier in the input
-    # (record_id, kind, id_number_hash, occurred_on, amount_fen, value, payload JSON) of each new record
-    fresh: list[tuple[str, str, str, date, int | None, str | None, str]]
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    """On SQLite, a batch ready to insert: its records not stored yet, linked to the members they are about."""
-
-    records: int
-    rejected: tuple[RecordError, ...]
-    duplicates: int  # earlier in the input, or stored already
-    matched: int
-    rows: list[_Row]
+    fresh: list[_Fresh]  # the records new in the input
 
 
 def _read(
@@ -318,7 +307,7 @@ def _read(
             s.record_id,
             s.kind,
             hashed,
-            s.occurred_on,
+            s.occurred_on.isoformat(),
             s.amount_fen,
             s.value,
             dumps(s.values) if s.values else "{}",
@@ -327,42 +316,6 @@ def _read(
     ]
     rejected.sort(key=lambda error: error.index)
     return _Read(records=len(batch), rejected=tuple(rejected), duplicates=duplicates, fresh=fresh)
-
-
-def _link(connection: Connection, source_code: str, read: _Read) -> _Prepared:
-    """On SQLite: the batch's records not stored yet, with the members they are about (reads only)."""
-    stored = _stored_record_ids(connection, source_code, [r[0] for r in read.fresh])
-    new = [r for r in read.fresh if r[0] not in stored]
-    people = _members_by_hash(connection, {r[2] for r in new})
-    rows: list[_Row] = []
-    matched = 0
-    for record_id, kind, hashed, occurred_on, amount_fen, value, payload in new:
-        member_id, household_id = people.get(hashed, (None, None))
-        matched += member_id is not None
-        rows.append(
-            (record_id, kind, hashed, member_id, household_id, occurred_on, amount_fen, value, payload)
-        )
-    rows.sort(key=itemgetter(2))
-    return _Prepared(
-        records=read.records,
-        rejected=read.rejected,
-        duplicates=read.duplicates + len(stored),
-        matched=matched,
-        rows=rows,
-    )
-
-
-def _store(prepared: _Prepared, write: Callable[[list[_Row]], int]) -> IngestResult:
-    """Insert a prepared batch's rows; a row stored meanwhile by another ingest counts as a duplicate."""
-    rows = prepared.rows
-    inserted = write(rows) if rows else 0
-    lost = len(rows) - inserted  # stored by a concurrent ingest between the look-up and the insert
-    return IngestResult(
-        accepted=inserted,
-        duplicates=prepared.duplicates + lost,
-        rejected=prepared.rejected,
-        matched=prepared.matched if not lost else min(prepared.matched, inserted),
-    )
 
 
 def _unstorable(signal: Signal) -> str | None:
@@ -379,30 +332,9 @@ def _unstorable(signal: Signal) -> str | None:
     if type(signal.occurred_on) is not date:
         return f"the source's parser gave the date {signal.occurred_on!r}; expected a date"
     amount = signal.amount_fen
-    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool)):
-        return f"the source's parser gave the amount {amount!r}; expected whole fen"
+    if amount is not None and (not isinstance(amount, int) or isinstance(amount, bool) or abs(amount) >= 2**63):
+        return f"the source's parser gave the amount {amount!r}; expected whole fen (64 bits)"
     return None
-
-
-def _stored_record_ids(connection: Connection, source: str, record_ids: list[str]) -> set[str]:
-    if not record_ids:
-        return set()
-    column = _signals.c.record_id
-    query = select(column).where(_signals.c.source == source, _any_of(connection, column, record_ids))
-    return {record_id for (record_id,) in fetch_rows(connection, query)}
-
-
-def _members_by_hash(connection: Connection, hashes: Collection[str]) -> dict[str, tuple[int, int]]:
-    if not hashes:
-        return {}
-    column = _members.c.id_number_hash
-    rows = fetch_rows(
-        connection,
-        select(column, _members.c.id, _members.c.household_id).where(
-            _any_of(connection, column, sorted(hashes))
-        ),
-    )
-    return {hashed: (member_id, household_id) for hashed, member_id, household_id in rows}
 
 
 def _any_of(connection: Connection, column: ColumnElement[str], values: list[str]) -> ColumnElement[bool]:
@@ -442,15 +374,20 @@ _POSTGRES_INSERT = text(
 )
 _READ_COLUMNS = ("record_id", "kind", "id_number_hash", "occurred_on", "amount_fen", "value", "payload")
 
-# SQLite: the stored record ids and the members are looked up first (:func:`_link`), then one executemany
-# of INSERT … ON CONFLICT DO NOTHING goes straight to the driver, the values converted here as SQLAlchemy
-# stores them (dates as ISO text, the time by the column's bind processor, the payload already JSON text);
-# the driver sums the rows inserted.
-_SQLITE_INSERT = (
-    "INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id, "
-    "occurred_on, amount_fen, value, payload) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-    "ON CONFLICT (source, record_id) DO NOTHING"
-)
+# SQLite: the same in one statement per batch, the records given as one JSON array of arrays (RETURNING
+# answers the rows inserted; ``?1``… are numbered parameters).
+_SQLITE_INSERT = """
+    INSERT INTO signals (source, received_at, record_id, kind, id_number_hash, member_id, household_id,
+                         occurred_on, amount_fen, value, payload)
+    SELECT ?1, ?2, json_extract(r.value, '$[0]'), json_extract(r.value, '$[1]'), json_extract(r.value, '$[2]'),
+           m.id, m.household_id, json_extract(r.value, '$[3]'), json_extract(r.value, '$[4]'),
+           json_extract(r.value, '$[5]'), json_extract(r.value, '$[6]')
+    FROM json_each(?3) AS r
+    LEFT JOIN members AS m ON m.id_number_hash = json_extract(r.value, '$[2]')
+    WHERE NOT EXISTS (SELECT 1 FROM signals AS s WHERE s.source = ?1 AND s.record_id = json_extract(r.value, '$[0]'))
+    ON CONFLICT (source, record_id) DO NOTHING
+    RETURNING member_id
+"""
 
 
 def _storer(session: Session, source: str, received_at: datetime) -> Callable[[_Read], IngestResult]:
@@ -458,29 +395,35 @@ def _storer(session: Session, source: str, received_at: datetime) -> Callable[[_
     dialect = session.get_bind().dialect
     if dialect.name == "postgresql":
 
-        def store_postgres(read: _Read) -> IngestResult:
-            inserted = matched = 0
-            if read.fresh:
-                columns = dict(zip(_READ_COLUMNS, map(list, zip(*read.fresh, strict=True)), strict=True))
-                parameters = {"source": source, "received_at": received_at, **columns}
-                inserted, matched = session.execute(_POSTGRES_INSERT, parameters).one()
-            return IngestResult(
-                accepted=inserted,
-                duplicates=read.duplicates + len(read.fresh) - inserted,
-                rejected=read.rejected,
-                matched=matched,
-            )
+        def insert_postgres(fresh: list[_Fresh]) -> tuple[int, int]:
+            columns = dict(zip(_READ_COLUMNS, map(list, zip(*fresh, strict=True)), strict=True))
+            parameters = {"source": source, "received_at": received_at, **columns}
+            inserted, matched = session.execute(_POSTGRES_INSERT, parameters).one()
+            return inserted, matched
 
-        return store_postgres
+        return partial(_store, insert_postgres)
     if dialect.name == "sqlite":
         stamp = to_db(_signals, "received_at", dialect)(received_at)
 
-        def write_sqlite(rows: list[_Row]) -> int:
-            parameters = [(source, stamp, *r[:5], r[5].isoformat(), *r[6:]) for r in rows]
-            return session.connection().exec_driver_sql(_SQLITE_INSERT, parameters).rowcount
+        def insert_sqlite(fresh: list[_Fresh]) -> tuple[int, int]:
+            parameters = (source, stamp, dumps(fresh))
+            members = session.connection().exec_driver_sql(_SQLITE_INSERT, parameters).all()
+            return len(members), sum(member_id is not None for (member_id,) in members)
 
-        return lambda read: _store(_link(session.connection(), source, read), write_sqlite)
+        return partial(_store, insert_sqlite)
     raise NotImplementedError(f"ingest supports SQLite and PostgreSQL, not {dialect.name}")
+
+
+def _store(insert: Callable[[list[_Fresh]], tuple[int, int]], read: _Read) -> IngestResult:
+    """Insert a read batch's new records with ``insert`` (which says how many it inserted and how many
+    of those it linked to a member); a record stored already, or meanwhile, counts as a duplicate."""
+    inserted, matched = insert(read.fresh) if read.fresh else (0, 0)
+    return IngestResult(
+        accepted=inserted,
+        duplicates=read.duplicates + len(read.fresh) - inserted,
+        rejected=read.rejected,
+        matched=matched,
+    )
 
 
 @contextmanager
