@@ -6,7 +6,8 @@ Run with ``SAFETYNET_BENCH_HOUSEHOLDS=1000000 uv run pytest tests/benchmarks/tes
 1. ``write_dataset`` (what ``safetynet generate`` runs) writes households.jsonl and the seven feeds;
 2. the households are bulk-loaded (``safetynet.store.bulk.load_households``, what ``safetynet load``
    runs) into a fresh SQLite file;
-3. the seven feeds go through ``ingest_file`` (what ``safetynet ingest`` runs) → records/s;
+3. the seven feeds go through ``ingest_file`` (what ``safetynet ingest`` runs) three times, each on a
+   copy of the loaded database → records/s, the median counts;
 4. the bare read: the sweep's columns read with the very queries the sweep issues — the same id-range
    batches (the next ``batch_size`` household ids, then ``load_batch`` over their range), fetched into
    NumPy, without any rule — three times, the median counts;
@@ -56,6 +57,7 @@ pytestmark = pytest.mark.benchmark
 HOUSEHOLDS = int(os.environ.get("SAFETYNET_BENCH_HOUSEHOLDS", "1000000"))
 SWEEP_BATCH = 20_000
 READS = 3  # bare reads; the median counts
+INGESTS = 3  # ingests of the seven feeds, each on a copy of the loaded database; the median counts
 SWEEPS = 3  # first sweeps, each on a copy of the ingested database; the median counts
 #: The docs record the full size only, unless asked (SAFETYNET_BENCH_DOCS=1).
 WRITE_DOCS = os.environ.get("SAFETYNET_BENCH_DOCS", "1" if HOUSEHOLDS >= 1_000_000 else "0") == "1"
@@ -204,13 +206,21 @@ def test_sweep_and_ingest_benchmark(tmp_path_factory):
         ("bulk load ≥ 20,000 households/s", f"{load_rate:,.0f}/s", _met(load_rate >= 20_000))
     )
 
-    ingested = _ingest(runtime, dataset.paths)
-    if ingested is not None:
-        elapsed, cpu, records, accepted = ingested
+    database_file = work / "benchmark.db"
+    loaded = _set_aside(runtime, database_file, "loaded.db")
+    ingests = []
+    for attempt in range(INGESTS):
+        if attempt:
+            _put_back(runtime, database_file, loaded)
+        ingests.append(_ingest(runtime, dataset.paths))
+    if ingests[0] is not None:
+        elapsed, cpu, records, accepted = sorted(ingests, key=lambda run: run[0])[INGESTS // 2]
         rate = records / elapsed
         figures.add(
             "ingest (7 feeds, ingest_file)",
-            f"{elapsed:.1f} s = {rate:,.0f} records/s, CPU {cpu:.1f} s ({records:,} records, {accepted:,} stored)",
+            f"{elapsed:.1f} s = {rate:,.0f} records/s, median of {INGESTS} on copies of the loaded database "
+            f"(runs: {', '.join(f'{run[2] / run[0]:,.0f}/s' for run in ingests)}); CPU {cpu:.1f} s "
+            f"({records:,} records, {accepted:,} stored)",
         )
         figures.targets.append(("ingest ≥ 50,000 records/s", f"{rate:,.0f}/s", _met(rate >= 50_000)))
     else:
@@ -227,8 +237,7 @@ def test_sweep_and_ingest_benchmark(tmp_path_factory):
 
     run_sweep = _optional("safetynet.monitoring.sweep", "run_sweep")
     if run_sweep is not None:
-        database_file = work / "benchmark.db"
-        ingested = _set_aside(runtime, database_file)
+        ingested = _set_aside(runtime, database_file, "ingested.db")
         sweeps = []
         for attempt in range(SWEEPS):
             if attempt:
@@ -272,19 +281,19 @@ def test_sweep_and_ingest_benchmark(tmp_path_factory):
     runtime.database.engine.dispose()
 
 
-def _set_aside(runtime: Runtime, database_file: Path) -> Path:
+def _set_aside(runtime: Runtime, database_file: Path, name: str) -> Path:
     """A copy of the database as it is now (its write-ahead log emptied into it first), to sweep the
     same state again: :func:`_put_back`."""
     with runtime.database.engine.connect() as connection:
         connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     runtime.database.engine.dispose()
-    copy = database_file.with_name("ingested.db")
+    copy = database_file.with_name(name)
     shutil.copyfile(database_file, copy)
     return copy
 
 
 def _put_back(runtime: Runtime, database_file: Path, copy: Path) -> None:
-    """The database as :func:`_set_aside` copied it (no connection is open between two sweeps)."""
+    """The database as :func:`_set_aside` copied it (no connection is open between two runs)."""
     runtime.database.engine.dispose()
     for suffix in ("-wal", "-shm"):
         Path(f"{database_file}{suffix}").unlink(missing_ok=True)
