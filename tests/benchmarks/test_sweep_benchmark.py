@@ -203,7 +203,7 @@ def test_sweep_and_ingest_benchmark(tmp_path_factory):
         f"{summary.incomes:,} incomes, {summary.assets:,} assets, {summary.rigid_expenses:,} rigid expenses)",
     )
     figures.targets.append(
-        ("bulk load ≥ 20,000 households/s", f"{load_rate:,.0f}/s", _met(load_rate >= 20_000))
+        ("bulk load ≥ 20,000 households/s (our own aim, not issue 4's)", f"{load_rate:,.0f}/s", _met(load_rate >= 20_000))
     )
 
     database_file = work / "benchmark.db"
