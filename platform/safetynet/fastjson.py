@@ -1,6 +1,5 @@
 """JSON by orjson where it can, with the standard library's values and errors.
 
-
 Reading a department feed or households.jsonl spends much of its time decoding JSON lines; orjson does it
 several times faster. Where orjson refuses a text (invalid JSON, but also what the standard library
 accepts and orjson does not: ``NaN``, lone surrogates), or might have read it otherwise, the standard

@@ -266,7 +266,7 @@ class IdentityVault:
 
     def lookup_hash(self, number: str) -> str:
         """Hex HMAC-SHA256 of the normalised number under the lookup secret; equal numbers hash equally."""
-        return hmac.digest(self._mac_key, _normalise(number).encode(), "sha256").hex()
+        return self.lookup_hashes([_normalise(number)])[0]
 
     def lookup_hashes(self, numbers: Sequence[str]) -> list[str]:
         """:meth:`lookup_hash` of numbers already normalised (e.g. by :func:`check_id_number`)."""
